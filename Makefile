@@ -1,0 +1,45 @@
+# grpo-rag developer commands. `make demo` runs the main job; `make test` runs the fast suite.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_VERSION ?= 2.13.0
+# Extra pip arguments for torch, e.g. the CPU wheel index of PyTorch on a machine that has no local CPU wheel.
+TORCH_PIP_ARGS ?=
+
+.PHONY: install test test-all lint format demo bench clean
+
+# Create .venv and install the package (editable) with dev tools. Idempotent: re-runs only when
+# pyproject.toml changes. torch is installed first, pinned, so that resolving the other packages
+# never pulls a CUDA build onto a machine without a GPU.
+install: $(STAMP)
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip 2>/dev/null || true
+	if command -v nvidia-smi >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install -q torch; \
+	else \
+	  $(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)" $(TORCH_PIP_ARGS); \
+	fi
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest
+
+test-all: install
+	$(BIN)/python -m pytest -m "" 
+
+lint: install
+	$(BIN)/ruff check grpo_rag tests rewards scripts
+	$(BIN)/ruff format --check grpo_rag tests rewards scripts
+
+format: install
+	$(BIN)/ruff format grpo_rag tests rewards scripts
+	$(BIN)/ruff check --fix grpo_rag tests rewards scripts
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+clean:
+	rm -rf runs models .pytest_cache .ruff_cache

@@ -1,0 +1,424 @@
+"""BM25 retrieval over a passage corpus (bm25s): a pooled index plus one index per domain.
+
+Restricting a query to domains searches those domains' own indices, so term weights (IDF, average
+length) come from the domain itself rather than from the whole pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+from datasets import Dataset
+
+from grpo_rag.data import load_corpus
+from grpo_rag.errors import GrpoRagError, IndexMismatchError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PASSAGES = "passages.jsonl"
+POOLED_DIR = "bm25-pooled"
+PASSAGE_COLUMNS = ("id", "title", "text", "domain")
+REBUILD_HINT = "rebuild it with `grpo-rag index --corpus FILE --out DIR`"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage and its BM25 score (higher is better)."""
+
+    id: str
+    score: float
+    text: str
+    title: str
+    domain: str
+
+
+def _corpus_columns(corpus: Dataset) -> dict[str, list[str]]:
+    """The corpus's id/title/text/domain columns as lists; a clear error if one is missing."""
+    missing = [c for c in PASSAGE_COLUMNS if c not in corpus.column_names]
+    if missing:
+        raise GrpoRagError(
+            f"corpus lacks column(s) {', '.join(missing)}; load it with grpo_rag.data.load_corpus"
+        )
+    return corpus.select_columns(list(PASSAGE_COLUMNS)).to_dict()
+
+
+def _fingerprint(columns: dict[str, list[str]]) -> str:
+    digest = hashlib.sha256()
+    for row in zip(*(columns[c] for c in PASSAGE_COLUMNS), strict=True):
+        digest.update(json.dumps(row, ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def corpus_fingerprint(corpus: Dataset) -> str:
+    """sha256 over the rows' (id, title, text, domain) in order: ties a saved index to its corpus."""
+    return _fingerprint(_corpus_columns(corpus))
+
+
+class _Tokenizer:
+    """bm25s tokenisation with fixed settings, shared by indexing and querying so both match."""
+
+    def __init__(self, stemmer: str | None, stopwords: str | None):
+        self.stemmer_name, self.stopwords = stemmer, stopwords
+        try:
+            self.stemmer = Stemmer.Stemmer(stemmer) if stemmer else None
+        except KeyError:
+            known = ", ".join(sorted(Stemmer.algorithms()))
+            raise GrpoRagError(f"unknown stemmer {stemmer!r}; use one of: {known}, or none") from None
+        try:
+            bm25s.tokenize(["probe"], stopwords=stopwords, show_progress=False)  # validates the name
+        except ValueError:
+            raise GrpoRagError(
+                f"unknown stopword list {stopwords!r}; use a bm25s language code such as 'en', or none"
+            ) from None
+
+    def __call__(self, texts: list[str], show_progress: bool = False) -> list[list[str]]:
+        return bm25s.tokenize(
+            texts,
+            stopwords=self.stopwords,
+            stemmer=self.stemmer,
+            return_ids=False,
+            show_progress=show_progress,
+        )
+
+
+def _new_bm25(tokens: list[list[str]], k1: float, b: float, show_progress: bool) -> bm25s.BM25:
+    index = bm25s.BM25(k1=k1, b=b, backend="numpy")
+    index.index(tokens, show_progress=show_progress)
+    return index
+
+
+class BM25Retriever:
+    """Batched BM25 search over a passage corpus, pooled or restricted to domains; saved atomically."""
+
+    def __init__(
+        self,
+        passages: dict[str, list[str]],
+        pooled: bm25s.BM25,
+        by_domain: dict[str, bm25s.BM25],
+        settings: dict[str, Any],
+        fingerprint: str,
+    ):
+        self._passages = passages
+        self._pooled = pooled
+        self._by_domain = by_domain
+        self._settings = settings
+        self._fingerprint = fingerprint
+        domains = np.asarray(passages["domain"], dtype=object)
+        self._domain_rows = {d: np.flatnonzero(domains == d) for d in by_domain}
+        self._tokenize = _Tokenizer(settings["stemmer"], settings["stopwords"])
+
+    # --- building -----------------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        corpus: Dataset,
+        *,
+        stemmer: str | None = "english",
+        stopwords: str | None = "en",
+        k1: float = 1.5,
+        b: float = 0.75,
+        show_progress: bool = False,
+    ) -> BM25Retriever:
+        """Tokenise title + text of every passage once, then index the pool and each domain."""
+        passages = _corpus_columns(corpus)
+        if not passages["id"]:
+            raise GrpoRagError("cannot build an index over an empty corpus")
+        tokenize = _Tokenizer(stemmer, stopwords)
+        docs = [
+            f"{title}\n{text}" if title else text
+            for title, text in zip(passages["title"], passages["text"], strict=True)
+        ]
+        tokens = tokenize(docs, show_progress=show_progress)
+        pooled = _new_bm25(tokens, k1, b, show_progress)
+        by_domain: dict[str, bm25s.BM25] = {}
+        for domain in sorted(set(passages["domain"])):
+            sub = [tok for tok, d in zip(tokens, passages["domain"], strict=True) if d == domain]
+            by_domain[domain] = _new_bm25(sub, k1, b, show_progress=False)
+        settings = {"stemmer": stemmer, "stopwords": stopwords, "k1": k1, "b": b}
+        return cls(passages, pooled, by_domain, settings, _fingerprint(passages))
+
+    # --- querying -----------------------------------------------------------------------------------
+    @property
+    def domains(self) -> list[str]:
+        """Domain names present in the corpus, sorted."""
+        return sorted(self._by_domain)
+
+    @property
+    def fingerprint(self) -> str:
+        """Fingerprint of the corpus this index was built from (see `corpus_fingerprint`)."""
+        return self._fingerprint
+
+    def __len__(self) -> int:
+        return len(self._passages["id"])
+
+    def retrieve(
+        self,
+        queries: list[str],
+        k: int,
+        domains: list[str] | list[list[str]] | None = None,
+        show_progress: bool = False,
+    ) -> list[list[Hit]]:
+        """Top-k passages per query, best first; passages sharing no term with a query are left out.
+
+        `domains=None` searches the pooled index. A list of names restricts every query to those domains;
+        a list of lists gives each query its own domains. Restricted queries search each named domain's
+        own index and merge by score; fewer than k hits come back when fewer passages match.
+        """
+        if isinstance(queries, str) or not all(isinstance(q, str) for q in queries):
+            raise GrpoRagError("queries must be a list of strings")
+        if not isinstance(k, int) or k <= 0:
+            raise GrpoRagError(f"k must be a positive integer, got {k!r}")
+        per_query = self._resolve_domains(domains, len(queries))
+        tokens = self._tokenize(list(queries), show_progress=show_progress)
+        # One bm25s call per index: the pooled one and each domain that any query needs.
+        groups: dict[str | None, list[int]] = {}
+        for qi, names in enumerate(per_query):
+            for name in names if names is not None else [None]:
+                groups.setdefault(name, []).append(qi)
+        found: list[list[tuple[float, int]]] = [[] for _ in queries]
+        for name, members in groups.items():
+            index = self._pooled if name is None else self._by_domain[name]
+            rows = None if name is None else self._domain_rows[name]
+            n_docs = int(index.scores["num_docs"])
+            result = index.retrieve(
+                [tokens[qi] for qi in members],
+                k=min(k, n_docs),
+                show_progress=show_progress,
+                n_threads=0,
+                backend_selection="numpy",
+            )
+            doc_rows = result.documents if rows is None else rows[result.documents]
+            for qi, scores, doc_ids in zip(members, result.scores.tolist(), doc_rows.tolist(), strict=True):
+                found[qi].extend((s, d) for s, d in zip(scores, doc_ids, strict=True) if s > 0.0)
+        return [
+            [self._hit(row, score) for score, row in sorted(f, key=lambda x: (-x[0], x[1]))[:k]]
+            for f in found
+        ]
+
+    def _hit(self, row: int, score: float) -> Hit:
+        p = self._passages
+        return Hit(
+            id=p["id"][row], score=score, text=p["text"][row], title=p["title"][row], domain=p["domain"][row]
+        )
+
+    def _resolve_domains(
+        self, domains: list[str] | list[list[str]] | None, n_queries: int
+    ) -> list[tuple[str, ...] | None]:
+        """Normalise the `domains` argument to one tuple of names (or None = pooled) per query."""
+        if domains is None:
+            return [None] * n_queries
+        if isinstance(domains, str) or not isinstance(domains, Sequence):
+            raise GrpoRagError(
+                "domains must be a list of domain names, or a list of such lists (one per query)"
+            )
+        if all(isinstance(d, str) for d in domains):
+            per_query: list[Sequence[str]] = [domains] * n_queries  # type: ignore[list-item]
+        elif all(isinstance(d, (list, tuple)) for d in domains):
+            if len(domains) != n_queries:
+                raise GrpoRagError(
+                    f"got {len(domains)} domain lists for {n_queries} queries; give one per query"
+                )
+            per_query = list(domains)  # type: ignore[arg-type]
+        else:
+            raise GrpoRagError(
+                "domains must be a list of domain names, or a list of such lists (one per query)"
+            )
+        out: list[tuple[str, ...] | None] = []
+        for names in per_query:
+            if not names:
+                raise GrpoRagError("an empty domain list matches nothing; pass domains=None to search all")
+            unknown = sorted({n for n in names if n not in self._by_domain})
+            if unknown:
+                raise GrpoRagError(
+                    f"unknown domain(s) {', '.join(map(repr, unknown))}; known: {', '.join(self.domains)}"
+                )
+            out.append(tuple(dict.fromkeys(names)))
+        return out
+
+    # --- saving and loading -------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the index into a temp folder beside `directory`, then swap it in; returns the path.
+
+        An existing index there is replaced; any other non-empty folder is refused, never deleted.
+        """
+        target = Path(directory)
+        is_index = (target / MANIFEST).is_file()
+        if target.exists() and not is_index and (not target.is_dir() or any(target.iterdir())):
+            raise GrpoRagError(f"refusing to replace {target}: it exists and is not a grpo-rag index")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+        try:
+            self._write(tmp)
+            tmp.chmod(0o755)  # mkdtemp makes it owner-only; an index is meant to be shared like any output
+            if target.exists():
+                old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(target, old)
+                os.replace(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    def _write(self, out: Path) -> None:
+        with (out / PASSAGES).open("w", encoding="utf-8", newline="\n") as handle:
+            for row in zip(*(self._passages[c] for c in PASSAGE_COLUMNS), strict=True):
+                handle.write(
+                    json.dumps(dict(zip(PASSAGE_COLUMNS, row, strict=True)), ensure_ascii=False) + "\n"
+                )
+        self._pooled.save(out / POOLED_DIR, show_progress=False)
+        domain_dirs = {}
+        for i, name in enumerate(self.domains):
+            domain_dirs[name] = f"bm25-domain-{i:03d}"
+            self._by_domain[name].save(out / domain_dirs[name], show_progress=False)
+        files = {
+            p.relative_to(out).as_posix(): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()
+        }
+        manifest = {
+            "format": "grpo-rag-bm25",
+            "format_version": FORMAT_VERSION,
+            "corpus_fingerprint": self._fingerprint,
+            "n_passages": len(self),
+            **self._settings,
+            "domains": self.domains,
+            "domain_dirs": domain_dirs,
+            "bm25s_version": bm25s.__version__,
+            "files": files,
+        }
+        (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(
+        cls, directory: str | os.PathLike[str], corpus: Dataset | None = None, mmap: bool = True
+    ) -> BM25Retriever:
+        """Load a saved index (score arrays memory-mapped when `mmap`), checking it is complete.
+
+        With `corpus`, raises IndexMismatchError unless the index was built from exactly that corpus.
+        """
+        root = Path(directory)
+        if not root.is_dir():
+            raise GrpoRagError(
+                f"no index at {root}; build one with `grpo-rag index --corpus FILE --out {root}`"
+            )
+        manifest = _read_manifest(root)
+        for rel, size in manifest["files"].items():
+            path = root / rel
+            if not path.is_file():
+                raise GrpoRagError(f"index file {path} is missing; {REBUILD_HINT}")
+            if path.stat().st_size != size:
+                raise GrpoRagError(f"index file {path} is truncated or was modified; {REBUILD_HINT}")
+        if corpus is not None and corpus_fingerprint(corpus) != manifest["corpus_fingerprint"]:
+            raise IndexMismatchError(
+                f"the index at {root} was built for another corpus (or an older version of it); {REBUILD_HINT}"
+            )
+        passages = _read_passages(root / PASSAGES)
+        if (
+            len(passages["id"]) != manifest["n_passages"]
+            or _fingerprint(passages) != manifest["corpus_fingerprint"]
+        ):
+            raise GrpoRagError(
+                f"index file {root / PASSAGES} does not match {root / MANIFEST}; {REBUILD_HINT}"
+            )
+        pooled = _load_bm25(root / POOLED_DIR, mmap, len(passages["id"]))
+        counts = {d: passages["domain"].count(d) for d in manifest["domains"]}
+        if sum(counts.values()) != len(passages["id"]):
+            raise GrpoRagError(f"index file {root / MANIFEST} lists the wrong domains; {REBUILD_HINT}")
+        by_domain = {
+            d: _load_bm25(root / manifest["domain_dirs"][d], mmap, counts[d]) for d in manifest["domains"]
+        }
+        settings = {key: manifest[key] for key in ("stemmer", "stopwords", "k1", "b")}
+        return cls(passages, pooled, by_domain, settings, manifest["corpus_fingerprint"])
+
+
+_MANIFEST_KEYS = {
+    "format_version": int,
+    "corpus_fingerprint": str,
+    "n_passages": int,
+    "k1": (int, float),
+    "b": (int, float),
+    "domains": list,
+    "domain_dirs": dict,
+    "files": dict,
+}
+
+
+def _read_manifest(root: Path) -> dict[str, Any]:
+    path = root / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GrpoRagError(f"index file {path} is missing; {REBUILD_HINT}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GrpoRagError(f"index file {path} is unreadable or truncated ({exc}); {REBUILD_HINT}") from None
+    if not isinstance(manifest, dict) or any(
+        not isinstance(manifest.get(k), t) for k, t in _MANIFEST_KEYS.items()
+    ):
+        raise GrpoRagError(f"index file {path} is incomplete; {REBUILD_HINT}")
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise GrpoRagError(
+            f"index at {root} has format version {manifest['format_version']}, this grpo-rag reads "
+            f"{FORMAT_VERSION}; {REBUILD_HINT}"
+        )
+    return manifest
+
+
+def _read_passages(path: Path) -> dict[str, list[str]]:
+    cols: dict[str, list[str]] = {c: [] for c in PASSAGE_COLUMNS}
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                row = json.loads(line)
+                for c in PASSAGE_COLUMNS:
+                    cols[c].append(row[c])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise GrpoRagError(f"index file {path} is unreadable ({exc}); {REBUILD_HINT}") from None
+    return cols
+
+
+def _load_bm25(path: Path, mmap: bool, n_docs: int) -> bm25s.BM25:
+    """Load one bm25s index and check its arrays are consistent, naming the folder on failure."""
+    try:
+        index = bm25s.BM25.load(path, mmap=mmap, load_corpus=False, show_progress=False)
+        scores = index.scores
+        # bm25s appends an empty-string token to the vocabulary that has no score column.
+        n_terms = len(scores["indptr"]) - 1 + ("" in index.vocab_dict)
+        ok = (
+            scores["num_docs"] == n_docs
+            and len(scores["data"]) == len(scores["indices"]) == int(scores["indptr"][-1])
+            and n_terms == len(index.vocab_dict)
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise GrpoRagError(f"index files in {path} are unreadable ({exc}); {REBUILD_HINT}") from None
+    if not ok:
+        raise GrpoRagError(f"index files in {path} are inconsistent; {REBUILD_HINT}")
+    return index
+
+
+def build_index(
+    corpus_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    stemmer: str | None = "english",
+    stopwords: str | None = "en",
+    show_progress: bool = True,
+) -> BM25Retriever:
+    """Load a corpus JSONL file, index it and save the index to `out_dir` (what `grpo-rag index` runs)."""
+    corpus = load_corpus(corpus_path)
+    retriever = BM25Retriever.build(corpus, stemmer=stemmer, stopwords=stopwords, show_progress=show_progress)
+    retriever.save(out_dir)
+    return retriever

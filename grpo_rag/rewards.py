@@ -1,0 +1,458 @@
+"""Reward functions for TRL's GRPOTrainer: built-ins, a name registry, and a loader for plug-ins.
+
+Every reward has TRL's signature `fn(prompts, completions, **columns) -> list[float | None]`, where
+`columns` holds the dataset columns (one item per completion) plus TRL's extras. `None` means "does
+not apply to this sample" and is ignored by TRL. Options (config `kwargs`) are the function's named
+parameters besides `prompts`/`completions`; they are bound and checked by `build_reward_funcs`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import math
+import numbers
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from grpo_rag import scoring
+from grpo_rag.errors import RewardError
+
+RewardFn = Callable[..., list[float | None]]
+
+#: Names that TRL or the dataset pass as keyword arguments; a config option may not reuse them.
+RESERVED_NAMES = frozenset(
+    {
+        "prompts",
+        "completions",
+        "completion_ids",
+        "trainer_state",
+        "log_extra",
+        "log_metric",
+        "environments",
+        "answers",
+        "passages",
+        "passage_ids",
+        "gold_ids",
+        "answerable",
+        "domain",
+        "question",
+        "id",
+        "titles",
+    }
+)
+
+_REGISTRY: dict[str, RewardFn] = {}
+
+
+def register(name: str) -> Callable[[RewardFn], RewardFn]:
+    """Decorator adding a reward function to the registry under `name` (its docstring's first line is its help)."""
+    if not name.isidentifier():
+        raise ValueError(f"reward name must be an identifier, got {name!r}")
+
+    def decorator(fn: RewardFn) -> RewardFn:
+        if name in _REGISTRY and _REGISTRY[name] is not fn:
+            raise ValueError(f"reward {name!r} is already registered")
+        _REGISTRY[name] = fn
+        return fn
+
+    return decorator
+
+
+def _doc_line(fn: Callable[..., Any]) -> str:
+    """First line of a function's docstring, or an empty string."""
+    doc = inspect.getdoc(fn) or ""
+    return doc.splitlines()[0].strip() if doc else ""
+
+
+def available() -> list[tuple[str, str]]:
+    """Registered rewards as `(name, one-line description)`, in registration order."""
+    return [(name, _doc_line(fn)) for name, fn in _REGISTRY.items()]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Column access shared by the built-ins
+
+
+def _column(columns: Mapping[str, Any], name: str, n: int, default: Any = ..., *, reward: str) -> list[Any]:
+    """One dataset column as a list of length n; a missing column uses `default` or raises RewardError."""
+    values = columns.get(name)
+    if n == 0:
+        return []
+    if values is None:
+        if default is ...:
+            raise RewardError(f"reward '{reward}' needs the dataset column '{name}', which is missing")
+        return [default] * n
+    if len(values) != n:
+        raise RewardError(f"reward '{reward}': column '{name}' has {len(values)} items for {n} completions")
+    return list(values)
+
+
+def _parse_all(completions: Sequence[Any]) -> list[scoring.Parsed]:
+    """Parse every completion (string or conversational)."""
+    return [scoring.parse_completion(scoring.completion_text(c)) for c in completions]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Built-in rewards
+
+
+@register("exact_match")
+def exact_match(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    """1.0 when the answer matches a gold answer after normalisation (unanswerable: 1.0 iff abstained)."""
+    n = len(completions)
+    answers = _column(columns, "answers", n, reward="exact_match")
+    answerable = _column(columns, "answerable", n, True, reward="exact_match")
+    return [
+        scoring.answer_scores(p, golds, ok)[0]
+        for p, golds, ok in zip(_parse_all(completions), answers, answerable, strict=True)
+    ]
+
+
+@register("f1")
+def f1(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    """Token F1 between the answer and the best gold answer (unanswerable: 1.0 iff abstained)."""
+    n = len(completions)
+    answers = _column(columns, "answers", n, reward="f1")
+    answerable = _column(columns, "answerable", n, True, reward="f1")
+    return [
+        scoring.answer_scores(p, golds, ok)[1]
+        for p, golds, ok in zip(_parse_all(completions), answers, answerable, strict=True)
+    ]
+
+
+def _format_score(parsed: scoring.Parsed, num_passages: int) -> float:
+    """Format credit of one completion given how many passages its prompt had.
+
+    1.0 well-formed with valid citations (none needed when abstaining or closed-book); 0.5 well-formed
+    but citations missing or out of range; 0.25 an answer tag with a broken layout; 0.0 no answer tag.
+    """
+    if parsed.answer is None:
+        return 0.0
+    if not parsed.well_formed:
+        return 0.25
+    if not scoring.citations_in_range(parsed, num_passages):
+        return 0.5
+    needs_citation = num_passages > 0 and not parsed.abstained
+    return 0.5 if needs_citation and not parsed.citations else 1.0
+
+
+@register("format")
+def format_reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    """1.0 for `<answer>..</answer> [n]` with in-range citations; 0.5 bad citations, 0.25 bad layout, 0 no tag."""
+    n = len(completions)
+    passages = _column(columns, "passages", n, [], reward="format")
+    return [_format_score(p, len(ps)) for p, ps in zip(_parse_all(completions), passages, strict=True)]
+
+
+@register("grounded")
+def grounded(
+    prompts: Sequence[Any],
+    completions: Sequence[Any],
+    max_answer_fraction: float = 0.5,
+    max_answer_tokens: int = 32,
+    **columns: Any,
+) -> list[float | None]:
+    """1.0 when a cited passage contains the (short) answer; None for unanswerable or closed-book samples."""
+    if not 0 < max_answer_fraction <= 1:
+        raise RewardError(f"grounded: max_answer_fraction must be in (0, 1], got {max_answer_fraction}")
+    if max_answer_tokens < 1:
+        raise RewardError(f"grounded: max_answer_tokens must be >= 1, got {max_answer_tokens}")
+    n = len(completions)
+    passages = _column(columns, "passages", n, [], reward="grounded")
+    answerable = _column(columns, "answerable", n, True, reward="grounded")
+    out: list[float | None] = []
+    for parsed, ps, ok in zip(_parse_all(completions), passages, answerable, strict=True):
+        if not ok or not ps:
+            out.append(None)
+            continue
+        out.append(
+            scoring.grounded(
+                parsed, ps, max_answer_fraction=max_answer_fraction, max_answer_tokens=max_answer_tokens
+            )
+        )
+    return out
+
+
+_CITATION_MODES = ("f1", "precision", "recall")
+
+
+@register("citation")
+def citation(
+    prompts: Sequence[Any], completions: Sequence[Any], mode: str = "f1", **columns: Any
+) -> list[float | None]:
+    """Citation f1/precision/recall against gold passage ids (option `mode`); None when gold ids are unknown."""
+    if mode not in _CITATION_MODES:
+        raise RewardError(f"citation: mode must be one of {', '.join(_CITATION_MODES)}, got {mode!r}")
+    n = len(completions)
+    passage_ids = _column(columns, "passage_ids", n, [], reward="citation")
+    gold_ids = _column(columns, "gold_ids", n, [], reward="citation")
+    out: list[float | None] = []
+    for parsed, pids, gids in zip(_parse_all(completions), passage_ids, gold_ids, strict=True):
+        scores = scoring.citation_scores(parsed, pids, gids)
+        if scores is None:
+            out.append(None)
+        elif mode == "precision":
+            out.append(scores[0])
+        elif mode == "recall":
+            out.append(scores[1])
+        else:
+            p, r = scores
+            out.append(2 * p * r / (p + r) if p + r else 0.0)
+    return out
+
+
+@register("abstain")
+def abstain(
+    prompts: Sequence[Any], completions: Sequence[Any], penalty: float = 0.5, **columns: Any
+) -> list[float | None]:
+    """Unanswerable: 1.0 for abstaining, else 0. Answerable: -penalty for abstaining, else 0."""
+    if penalty < 0:
+        raise RewardError(f"abstain: penalty must be >= 0, got {penalty}")
+    n = len(completions)
+    answerable = _column(columns, "answerable", n, True, reward="abstain")
+    out: list[float | None] = []
+    for parsed, ok in zip(_parse_all(completions), answerable, strict=True):
+        if ok:
+            out.append(-float(penalty) if parsed.abstained else 0.0)
+        else:
+            out.append(1.0 if parsed.abstained else 0.0)
+    return out
+
+
+_LENGTH_UNITS = ("tokens", "words")
+
+
+@register("length")
+def length(
+    prompts: Sequence[Any],
+    completions: Sequence[Any],
+    budget: int = 64,
+    unit: str = "tokens",
+    **columns: Any,
+) -> list[float | None]:
+    """0 up to `budget` tokens or words (option `unit`), then linearly down to -1 at twice the budget."""
+    if unit not in _LENGTH_UNITS:
+        raise RewardError(f"length: unit must be one of {', '.join(_LENGTH_UNITS)}, got {unit!r}")
+    if budget < 1:
+        raise RewardError(f"length: budget must be >= 1, got {budget}")
+    n = len(completions)
+    # Tokens come from TRL's `completion_ids`; without them (e.g. in evaluation) words stand in for tokens.
+    ids = columns.get("completion_ids") if unit == "tokens" else None
+    if ids is not None and len(ids) != n:
+        raise RewardError(f"length: got {len(ids)} completion_ids for {n} completions")
+    out: list[float | None] = []
+    for i, completion in enumerate(completions):
+        size = len(ids[i]) if ids is not None else len(scoring.completion_text(completion).split())
+        out.append(-min(1.0, max(0, size - budget) / budget))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Resolving names and plug-ins
+
+
+def _unknown_name(spec: str) -> RewardError:
+    """Error for an unknown reward name, listing the registry and the closest match."""
+    names = list(_REGISTRY)
+    close = difflib.get_close_matches(spec, names, n=1, cutoff=0.4)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return RewardError(
+        f"unknown reward '{spec}'{hint} Known rewards: {', '.join(names)}. A plug-in is named "
+        "'path/to/file.py:function' or 'package.module:function'."
+    )
+
+
+def _load_file(path_text: str, spec: str) -> Any:
+    """Import a Python file as a fresh module (relative paths are taken from the current directory)."""
+    path = Path(path_text)
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    if not path.is_file():
+        raise RewardError(f"reward '{spec}': file not found: {path}")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    module_name = f"_grpo_rag_plugin_{path.stem if path.stem.isidentifier() else 'file'}_{digest}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise RewardError(f"reward '{spec}': cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module  # lets dataclasses/pickle inside the plug-in find their module
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise RewardError(f"reward '{spec}': importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _load_module(name: str, spec: str) -> Any:
+    """Import `package.module`, turning import failures into RewardError."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise RewardError(f"reward '{spec}': module '{name}' not found ({exc})") from exc
+    except Exception as exc:
+        raise RewardError(f"reward '{spec}': importing '{name}' failed: {type(exc).__name__}: {exc}") from exc
+
+
+def resolve(spec: str) -> RewardFn:
+    """Find a reward: a registered name, `package.module:function`, or `path/to/file.py:function`."""
+    if spec in _REGISTRY:
+        return _REGISTRY[spec]
+    if ":" not in spec:
+        if spec.endswith(".py"):
+            raise RewardError(f"reward '{spec}': name the function too, as '{spec}:function'")
+        raise _unknown_name(spec)
+    where, func_name = spec.rsplit(":", 1)
+    if not where or not func_name:
+        raise RewardError(
+            f"reward '{spec}': expected 'path/to/file.py:function' or 'package.module:function'"
+        )
+    is_file = where.endswith(".py") or "/" in where or "\\" in where
+    module = _load_file(where, spec) if is_file else _load_module(where, spec)
+    if not hasattr(module, func_name):
+        raise RewardError(f"reward '{spec}': '{where}' has no attribute '{func_name}'")
+    fn = getattr(module, func_name)
+    if not callable(fn):
+        raise RewardError(f"reward '{spec}': '{func_name}' is not callable (got {type(fn).__name__})")
+    return fn
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Building the list handed to GRPOTrainer
+
+
+class RewardSpec(Protocol):
+    """What `build_reward_funcs` reads from each configured reward (the config module defines the class)."""
+
+    name: str
+    weight: float
+    kwargs: dict[str, Any]
+
+
+def _check_output(name: str, values: Any, n: int) -> list[float | None]:
+    """Reject reward outputs TRL would choke on, naming the reward."""
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        raise RewardError(f"reward '{name}' returned {type(values).__name__}, expected a list of floats")
+    if len(values) != n:
+        raise RewardError(f"reward '{name}' returned {len(values)} values for {n} completions")
+    for v in values:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+            raise RewardError(f"reward '{name}' returned {v!r}; rewards must be numbers or None")
+    return list(values)
+
+
+class BoundReward:
+    """A reward with its config options bound; `__name__` is what TRL logs as `rewards/<name>`.
+
+    A class rather than a closure so that it pickles whenever the wrapped function does.
+    """
+
+    def __init__(self, func: RewardFn, options: Mapping[str, Any], name: str):
+        self.func = func
+        self.options = dict(options)
+        self.__name__ = name
+        self.__qualname__ = name
+        self.__doc__ = func.__doc__
+
+    def __call__(
+        self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
+    ) -> list[float | None]:
+        """Call the wrapped reward; options win over same-named columns."""
+        values = self.func(prompts=prompts, completions=completions, **{**columns, **self.options})
+        return _check_output(self.__name__, values, len(completions))
+
+    def __repr__(self) -> str:
+        return f"BoundReward({self.__name__}, options={self.options})"
+
+
+class AsyncBoundReward(BoundReward):
+    """`BoundReward` for an async plug-in; TRL runs it on its event loop."""
+
+    async def __call__(  # type: ignore[override]
+        self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
+    ) -> list[float | None]:
+        """Await the wrapped reward; options win over same-named columns."""
+        values = await self.func(prompts=prompts, completions=completions, **{**columns, **self.options})
+        return _check_output(self.__name__, values, len(completions))
+
+
+def _check_options(spec_name: str, fn: Callable[..., Any], options: Mapping[str, Any]) -> None:
+    """Each option must be a named parameter of `fn` that is not a TRL argument or a data column."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError) as exc:
+        raise RewardError(f"reward '{spec_name}': cannot read its signature ({exc})") from exc
+    accepted = {
+        p.name
+        for p in params.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in RESERVED_NAMES
+    }
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise RewardError(
+            f"reward '{spec_name}' must accept **kwargs: TRL passes dataset columns and extras by keyword"
+        )
+    for key in options:
+        if key in RESERVED_NAMES:
+            raise RewardError(f"reward '{spec_name}': option '{key}' is a data column or TRL argument")
+        if key not in accepted:
+            known = ", ".join(sorted(accepted)) or "none"
+            raise RewardError(f"reward '{spec_name}' has no option '{key}' (options: {known})")
+    missing = [
+        p.name
+        for p in params.values()
+        if p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name in accepted and p.name not in options
+    ]
+    if missing:
+        raise RewardError(f"reward '{spec_name}' needs option(s) {', '.join(missing)} in its kwargs")
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """`name`, or `name_2`, `name_3`... the first one not yet taken."""
+    candidate, k = name, 2
+    while candidate in taken:
+        candidate, k = f"{name}_{k}", k + 1
+    return candidate
+
+
+def build_reward_funcs(specs: Iterable[RewardSpec]) -> tuple[list[BoundReward], list[float]]:
+    """Resolve configured rewards into TRL `reward_funcs` and `reward_weights`, checking options now.
+
+    Names: a built-in keeps its registered name, a plug-in its function name; repeats get `_2`, `_3`...
+    in config order. Built-ins are also dry-run on an empty batch so bad option values fail here.
+    """
+    funcs: list[BoundReward] = []
+    weights: list[float] = []
+    taken: set[str] = set()
+    for spec in specs:
+        fn = resolve(spec.name)
+        options = dict(spec.kwargs or {})
+        _check_options(spec.name, fn, options)
+        try:
+            weight = float(spec.weight)
+        except (TypeError, ValueError):
+            raise RewardError(f"reward '{spec.name}': weight must be a number, got {spec.weight!r}") from None
+        if not math.isfinite(weight):
+            raise RewardError(f"reward '{spec.name}': weight must be finite, got {spec.weight!r}")
+        builtin = _REGISTRY.get(spec.name) is fn
+        base = spec.name if builtin else getattr(fn, "__name__", type(fn).__name__)
+        name = _unique(base, taken)
+        taken.add(name)
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(fn.__call__)
+        wrapper_cls = AsyncBoundReward if is_async else BoundReward
+        bound = wrapper_cls(fn, options, name)
+        if builtin:
+            try:
+                bound(prompts=[], completions=[])
+            except TypeError as exc:
+                raise RewardError(f"reward '{spec.name}': bad option value ({exc})") from exc
+        funcs.append(bound)
+        weights.append(weight)
+    if not funcs:
+        raise RewardError("no rewards configured: list at least one under 'rewards'")
+    return funcs, weights

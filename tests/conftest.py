@@ -1,0 +1,96 @@
+"""Shared fixtures: a tiny two-domain corpus and QA set, as row lists and as JSONL files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_DATACENTER = [
+    "Core routers forward packets between the spine switches and the internet uplinks.",
+    "Each rack holds forty servers and two top-of-rack switches with redundant power.",
+    "Chilled water cooling removes heat from the server halls through raised floor tiles.",
+    "Diesel generators start within ten seconds when the utility grid fails.",
+    "The uninterruptible power supply bridges the gap until the generators take the load.",
+    "Fiber patch panels connect the meet-me room to tenant cages.",
+    "Hot aisle containment keeps exhaust air away from the intake side of the racks.",
+    "Biometric scanners and mantraps control entry to the secure data halls.",
+    "Storage arrays replicate volumes synchronously to a second site forty kilometres away.",
+    "Operators track power usage effectiveness, which compares facility power to IT power.",
+]
+_MOBILITY = [
+    "Electric scooters are parked in marked zones near tram stops.",
+    "The bike sharing scheme offers the first thirty minutes of every ride for free.",
+    "Bus rapid transit lanes are separated from car traffic by a low kerb.",
+    "Congestion charges apply to cars entering the city centre on weekdays.",
+    "Park and ride sites let commuters leave cars at the edge of town.",
+    "Night trams run every fifteen minutes on Fridays and Saturdays.",
+    "Car sharing members unlock vehicles with a phone app.",
+    "Cycle lanes on the ring road are protected by bollards.",
+    "Ticket prices for buses and trams are capped at a daily maximum.",
+    "Charging points for electric taxis are installed at the main railway station.",
+]
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_corpus_rows() -> list[dict[str, Any]]:
+    """Twenty passages: ten `datacenter` (with titles) and ten `mobility` (without)."""
+    rows: list[dict[str, Any]] = [
+        {"id": f"dc-{i:02d}", "title": "Data centre handbook", "text": text, "domain": "datacenter"}
+        for i, text in enumerate(_DATACENTER)
+    ]
+    rows += [{"id": f"mob-{i:02d}", "text": text, "domain": "mobility"} for i, text in enumerate(_MOBILITY)]
+    return rows
+
+
+@pytest.fixture
+def tiny_qa_rows() -> list[dict[str, Any]]:
+    """Questions with gold passages in the tiny corpus; one is unanswerable."""
+    return [
+        {
+            "id": "q1",
+            "question": "How fast do the diesel generators start?",
+            "answers": ["within ten seconds"],
+            "domain": "datacenter",
+            "gold_ids": ["dc-03"],
+        },
+        {
+            "id": "q2",
+            "question": "How many servers does each rack hold?",
+            "answers": ["forty", "forty servers"],
+            "domain": "datacenter",
+            "gold_ids": ["dc-01"],
+        },
+        {
+            "id": "q3",
+            "question": "How long is a bike ride free?",
+            "answers": ["thirty minutes"],
+            "domain": "mobility",
+            "gold_ids": ["mob-01"],
+        },
+        {
+            "id": "q4",
+            "question": "How often do night trams run?",
+            "answers": ["every fifteen minutes"],
+            "domain": "mobility",
+            "gold_ids": ["mob-05"],
+        },
+        {"id": "q5", "question": "What colour are the scooters?", "answers": [], "answerable": False},
+    ]
+
+
+@pytest.fixture
+def tiny_corpus_path(tmp_path: Path, tiny_corpus_rows: list[dict[str, Any]]) -> Path:
+    return _write_jsonl(tmp_path / "corpus.jsonl", tiny_corpus_rows)
+
+
+@pytest.fixture
+def tiny_qa_path(tmp_path: Path, tiny_qa_rows: list[dict[str, Any]]) -> Path:
+    return _write_jsonl(tmp_path / "qa.jsonl", tiny_qa_rows)
