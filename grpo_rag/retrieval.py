@@ -164,6 +164,11 @@ class BM25Retriever:
     def __len__(self) -> int:
         return len(self._passages["id"])
 
+    def passage_lookup(self) -> dict[str, tuple[str, str]]:
+        """Map passage id -> (title, text), e.g. to show gold passages in oracle evaluation."""
+        p = self._passages
+        return {pid: (p["title"][i], p["text"][i]) for i, pid in enumerate(p["id"])}
+
     def retrieve(
         self,
         queries: list[str],

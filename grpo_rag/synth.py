@@ -129,16 +129,17 @@ def generate(cfg: SynthConfig) -> tuple[list[dict], list[dict], list[dict]]:
             split = train if fi < cfg.train_families else heldout
             for tag in rng.sample(_TAGS, cfg.siblings):
                 name = _entity_name(fam, tag)
-                pid = f"{spec.domain}:{name}"
-                values = {a.key: rng.choice(a.values) for a in spec.attributes}
-                sentences = [spec.intro.format(name=name)]
-                sentences += [a.statement.format(name=name, value=values[a.key]) for a in spec.attributes]
-                corpus.append({"id": pid, "title": name, "text": " ".join(sentences), "domain": spec.domain})
                 for a in spec.attributes:
+                    # One short passage per fact: BM25 then ranks the siblings' statements of the same
+                    # attribute, and the entity's other facts, right behind the gold passage.
+                    value = rng.choice(a.values)
+                    pid = f"{spec.domain}:{name}:{a.key}"
+                    corpus.append({"id": pid, "text": a.statement.format(name=name, value=value),
+                                   "domain": spec.domain})
                     split.append({
-                        "id": f"{pid}:{a.key}",
+                        "id": pid,
                         "question": a.question.format(name=name),
-                        "answers": [values[a.key]],
+                        "answers": [value],
                         "domain": spec.domain,
                         "gold_ids": [pid],
                     })

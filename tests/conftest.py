@@ -42,6 +42,10 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 @pytest.fixture
 def tiny_corpus_rows() -> list[dict[str, Any]]:
     """Twenty passages: ten `datacenter` (with titles) and ten `mobility` (without)."""
+    return corpus_rows()
+
+
+def corpus_rows() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {"id": f"dc-{i:02d}", "title": "Data centre handbook", "text": text, "domain": "datacenter"}
         for i, text in enumerate(_DATACENTER)
@@ -53,6 +57,10 @@ def tiny_corpus_rows() -> list[dict[str, Any]]:
 @pytest.fixture
 def tiny_qa_rows() -> list[dict[str, Any]]:
     """Questions with gold passages in the tiny corpus; one is unanswerable."""
+    return qa_rows()
+
+
+def qa_rows() -> list[dict[str, Any]]:
     return [
         {
             "id": "q1",
@@ -94,3 +102,37 @@ def tiny_corpus_path(tmp_path: Path, tiny_corpus_rows: list[dict[str, Any]]) -> 
 @pytest.fixture
 def tiny_qa_path(tmp_path: Path, tiny_qa_rows: list[dict[str, Any]]) -> Path:
     return _write_jsonl(tmp_path / "qa.jsonl", tiny_qa_rows)
+
+
+TINY_MODEL = {"vocab_size": 400, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
+              "sft_steps": 3, "sft_batch_size": 4}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A 20-passage corpus, QA files and a bootstrapped tiny model (built once per test session).
+
+    Returns the raw config mapping (paths filled in); tests copy it and point `training.output_dir`
+    at their own tmp dir.
+    """
+    from grpo_rag.bootstrap import bootstrap
+    from grpo_rag.config import from_dict
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    _write_jsonl(root / "corpus.jsonl", corpus_rows())
+    _write_jsonl(root / "qa.jsonl", qa_rows())
+    raw: dict[str, Any] = {
+        "model": {"name_or_path": str(root / "model")},
+        "lora": {"r": 4, "alpha": 8},
+        "data": {"corpus": str(root / "corpus.jsonl"), "train": str(root / "qa.jsonl"),
+                 "eval": str(root / "qa.jsonl")},
+        "retrieval": {"k": 2},
+        "rewards": [{"name": "exact_match"}, {"name": "format", "weight": 0.5}],
+        "bootstrap": dict(TINY_MODEL),
+        "training": {"output_dir": str(root / "run"), "learning_rate": 0.05, "per_device_train_batch_size": 4,
+                     "num_generations": 2, "max_completion_length": 6, "max_steps": 2, "logging_steps": 1,
+                     "save_steps": 1},
+        "eval": {"max_new_tokens": 6, "batch_size": 8},
+    }
+    bootstrap(from_dict(raw))
+    return raw

@@ -1,0 +1,208 @@
+"""Build the embedded default model offline: a BPE tokenizer and a small Llama, warm-started on the format.
+
+No machine here can download weights, so the toolkit makes its own: a byte-level BPE tokenizer trained on
+the corpus and questions, a Llama-architecture model of a few million parameters, and a short supervised
+stage (TRL's SFTTrainer) on prompts with retrieved passages and gold `<answer>..</answer> [n]` targets.
+The result is a normal Hugging Face model directory. Seeded: the same inputs give the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from datasets import Dataset
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from grpo_rag.prepare import gold_completion, shuffled_passages
+from grpo_rag.prompts import ABSTAIN_ANSWER, ANSWER_CLOSE, ANSWER_OPEN, CLOSED_BOOK_INSTRUCTIONS, INSTRUCTIONS
+
+if TYPE_CHECKING:
+    from grpo_rag.config import RunConfig
+
+BOS, EOS, PAD = "<s>", "</s>", "<pad>"
+
+
+@dataclass
+class BootstrapConfig:
+    """Size and warm-start schedule of the embedded model; defaults fit the demo on 2 CPU cores."""
+
+    vocab_size: int = 2048  # BPE vocabulary, including the special and answer-tag tokens
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 384
+    max_position: int = 512  # longest prompt + completion, in tokens
+    sft_steps: int = 300  # supervised warm-start steps (0 = untrained weights)
+    sft_batch_size: int = 16
+    sft_learning_rate: float = 3e-3
+    sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
+    shuffle_passages: bool = True  # warm up on shuffled passage orders, so rank 1 is not a shortcut
+    seed: int = 0
+
+
+def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE tokenizer with `<s>`, `</s>`, `<pad>` and the answer tags as single tokens."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, BOS, EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, tok.token_to_id(BOS))]
+    )
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD)
+    fast.add_tokens([ANSWER_OPEN, ANSWER_CLOSE])  # not special: they must survive decoding
+    return fast
+
+
+def build_model(tokenizer: PreTrainedTokenizerFast, cfg: BootstrapConfig) -> LlamaForCausalLM:
+    """A freshly initialised, seeded Llama sized by `cfg`."""
+    torch.manual_seed(cfg.seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        max_position_embeddings=cfg.max_position,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return LlamaForCausalLM(config)
+
+
+def tokenizer_texts(corpus: Dataset, qa: Dataset) -> list[str]:
+    """What the tokenizer learns from: passages, titles, questions, answers and the fixed prompt text."""
+    texts = list(corpus["text"]) + list(corpus["title"]) + list(qa["question"])
+    texts += [a for answers in qa["answers"] for a in answers]
+    texts += [INSTRUCTIONS, CLOSED_BOOK_INSTRUCTIONS, f"Question: Answer: {ABSTAIN_ANSWER} [1] [2] [3]"] * 50
+    return texts
+
+
+def sft_examples(prepared: Dataset, cfg: BootstrapConfig, epochs: int) -> Dataset:
+    """Prompt/completion pairs for the warm start, with passages reshuffled per epoch when configured."""
+    rng = random.Random(cfg.seed)
+    prompts: list[str] = []
+    completions: list[str] = []
+    for _ in range(epochs):
+        for row in prepared:
+            if cfg.shuffle_passages:
+                row = shuffled_passages(row, rng)
+            prompts.append(row["prompt"])
+            completions.append(
+                gold_completion(row["answers"], row["passage_ids"], row["gold_ids"], row["answerable"])
+            )
+    return Dataset.from_dict({"prompt": prompts, "completion": completions}).shuffle(seed=cfg.seed)
+
+
+def warm_start(
+    model: LlamaForCausalLM,
+    tokenizer: PreTrainedTokenizerFast,
+    prepared: Dataset,
+    cfg: BootstrapConfig,
+    work_dir: Path,
+) -> list[dict[str, Any]]:
+    """Supervised warm start with TRL's SFTTrainer; returns its log history."""
+    from trl import SFTConfig, SFTTrainer
+
+    if cfg.sft_steps <= 0:
+        return []
+    epochs = max(1, -(-cfg.sft_steps * cfg.sft_batch_size // max(1, len(prepared))))
+    args = SFTConfig(
+        output_dir=str(work_dir),
+        max_steps=cfg.sft_steps,
+        per_device_train_batch_size=cfg.sft_batch_size,
+        learning_rate=cfg.sft_learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=max(1, cfg.sft_steps // 20),
+        weight_decay=0.0,
+        logging_steps=max(1, cfg.sft_steps // 10),
+        save_strategy="no",
+        report_to="none",
+        seed=cfg.seed,
+        max_length=cfg.max_position,
+        completion_only_loss=not cfg.sft_full_sequence_loss,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=sft_examples(prepared, cfg, epochs), processing_class=tokenizer
+    )
+    trainer.train()
+    return list(trainer.state.log_history)
+
+
+def save_model(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, out_dir: Path,
+               info: dict[str, Any]) -> None:
+    """Write model, tokenizer and `bootstrap.json` into a temp folder, then rename it into place."""
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "bootstrap.json").write_text(json.dumps(info, indent=2) + "\n")
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        out_dir.rename(old)
+        tmp.rename(out_dir)
+        import shutil
+
+        shutil.rmtree(old)
+    else:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(out_dir)
+
+
+def bootstrap_config_dict(cfg: BootstrapConfig) -> dict[str, Any]:
+    return asdict(cfg)
+
+
+def bootstrap(run: RunConfig, out_dir: str | None = None, force: bool = False) -> dict[str, Any]:
+    """Build the embedded model named by `run.model.name_or_path` (or `out_dir`) from the run's data."""
+    import time
+
+    from grpo_rag.data import load_corpus, load_qa
+    from grpo_rag.errors import ConfigError
+    from grpo_rag.prepare import PromptOptions, attach_context
+    from grpo_rag.retrieval import BM25Retriever
+
+    target = Path(out_dir or run.model.name_or_path)
+    if (target / "config.json").is_file() and not force:
+        raise ConfigError(f"{target} already holds a model; pass --force to rebuild it")
+    cfg = run.bootstrap
+    start = time.time()
+    torch.manual_seed(cfg.seed)
+    corpus = load_corpus(run.data.corpus)
+    qa = load_qa(run.data.train, corpus_ids=set(corpus["id"]))
+    retriever = BM25Retriever.build(corpus, stemmer=run.retrieval.stemmer, stopwords=run.retrieval.stopwords)
+    prepared = attach_context(qa, retriever, PromptOptions(k=run.retrieval.k))
+    tokenizer = train_tokenizer(tokenizer_texts(corpus, qa), cfg.vocab_size)
+    model = build_model(tokenizer, cfg)
+    history = warm_start(model, tokenizer, prepared, cfg, target.with_name(f".{target.name}.work"))
+    info = {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "seconds": round(time.time() - start, 1),
+        "final_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
+        "config": asdict(cfg),
+        "data": {"corpus": run.data.corpus, "train": run.data.train},
+    }
+    save_model(model, tokenizer, target, info)
+    import shutil
+
+    shutil.rmtree(target.with_name(f".{target.name}.work"), ignore_errors=True)
+    return {"model": str(target), **info}

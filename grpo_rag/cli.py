@@ -1,0 +1,140 @@
+"""Command line: `grpo-rag index | bootstrap | train | eval | rewards | demo-data`.
+
+User errors (bad config, bad data, missing files) print one `error: ...` line and exit with status 2;
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from grpo_rag.errors import GrpoRagError
+
+
+def _cmd_index(args: argparse.Namespace) -> None:
+    from grpo_rag.retrieval import build_index
+
+    retriever = build_index(args.corpus, args.out, stemmer=None if args.stemmer == "none" else args.stemmer,
+                            stopwords=None if args.stopwords == "none" else args.stopwords)
+    print(f"indexed {len(retriever)} passages ({', '.join(retriever.domains)}) -> {args.out}")
+
+
+def _cmd_bootstrap(args: argparse.Namespace) -> None:
+    from grpo_rag.bootstrap import bootstrap
+    from grpo_rag.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    info = bootstrap(cfg, out_dir=args.out, force=args.force)
+    print(json.dumps(info, indent=2))
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from grpo_rag.config import load_config
+    from grpo_rag.train import train
+
+    cfg = load_config(args.config, args.overrides)
+    summary = train(cfg, resume=args.resume, overwrite=args.overwrite)
+    print(f"trained {summary['steps']} steps in {summary['train_seconds']:.0f}s -> {summary['adapter']}")
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from grpo_rag.config import load_config
+    from grpo_rag.evaluate import evaluate, report_markdown
+
+    if args.closed_book and args.oracle:
+        raise GrpoRagError("--closed-book and --oracle are exclusive; pick one")
+    cfg = load_config(args.config, args.overrides)
+    context = "closed_book" if args.closed_book else "oracle" if args.oracle else "retrieved"
+    out = args.out or str(Path(args.checkpoint or cfg.output_dir) / f"eval-{context}")
+    metrics = evaluate(cfg, args.checkpoint, out, data=args.data, context=context, limit=args.limit)
+    print(report_markdown(metrics, f"{metrics['checkpoint']} ({context})"))
+    print(f"wrote {out}/metrics.json and {out}/report.md")
+
+
+def _cmd_rewards(args: argparse.Namespace) -> None:
+    from grpo_rag.rewards import available
+
+    rows = available()
+    width = max(len(name) for name, _ in rows)
+    for name, doc in rows:
+        print(f"{name:<{width}}  {doc}")
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> None:
+    from grpo_rag.synth import SynthConfig, write_demo_data
+
+    counts = write_demo_data(args.out, SynthConfig(seed=args.seed))
+    print(f"wrote {counts} -> {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grpo-rag", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build and save a BM25 index of a corpus")
+    p.add_argument("--corpus", required=True, help="corpus JSONL")
+    p.add_argument("--out", required=True, help="index directory to write")
+    p.add_argument("--stemmer", default="english", help="PyStemmer language or 'none'")
+    p.add_argument("--stopwords", default="en", help="bm25s stopword list or 'none'")
+    p.set_defaults(func=_cmd_index)
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("config", help="YAML run config")
+        p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
+
+    p = sub.add_parser("bootstrap", help="build the embedded tokenizer + small Llama (offline)")
+    with_config(p)
+    p.add_argument("--out", help="model directory (default: the config's model.name_or_path)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the model directory exists")
+    p.set_defaults(func=_cmd_bootstrap)
+
+    p = sub.add_parser("train", help="GRPO + LoRA training from a config")
+    with_config(p)
+    p.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace a previous run in the output dir")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint (or the base model) on held-out QA")
+    p.add_argument("--config", required=True, help="YAML run config")
+    p.add_argument("--checkpoint", help="run dir, adapter dir, checkpoint-N or model dir (default: base)")
+    p.add_argument("--data", help="QA JSONL (default: the config's data.eval)")
+    p.add_argument("--out", help="output dir for metrics.json / report.md")
+    p.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    p.add_argument("--closed-book", action="store_true", help="ablation: no passages in the prompt")
+    p.add_argument("--oracle", action="store_true", help="ablation: the gold passages instead of BM25")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("rewards", help="list the registered reward functions")
+    p.set_defaults(func=_cmd_rewards)
+
+    p = sub.add_parser("demo-data", help="generate the synthetic multi-domain demo data")
+    p.add_argument("--out", default="data/demo")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo_data)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for user errors)."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except GrpoRagError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

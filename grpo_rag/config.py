@@ -1,0 +1,319 @@
+"""Run configuration: YAML -> typed dataclasses, validated once at load, then read-only downstream.
+
+The `training` section is not re-declared here: its keys are checked against TRL's `GRPOConfig` fields
+and handed to it, so every GRPO option TRL documents works and nothing is duplicated by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from grpo_rag.bootstrap import BootstrapConfig
+from grpo_rag.errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    """Which causal LM to train: a local directory (e.g. the bootstrapped model) or a hub id."""
+
+    name_or_path: str = "models/tiny"  # local path or hub id; hub ids need the weights in the local cache
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+    chat_template: str = "auto"  # auto (use it when the tokenizer has one) | always | never
+    trust_remote_code: bool = False  # only for models whose code you have read
+
+    def __post_init__(self) -> None:
+        _one_of("model.dtype", self.dtype, ("auto", "float32", "bfloat16", "float16"))
+        _one_of("model.chat_template", self.chat_template, ("auto", "always", "never"))
+
+
+@dataclass
+class LoraSettings:
+    """peft `LoraConfig` fields; only these adapters train, the base model stays frozen."""
+
+    r: int = 16  # adapter rank
+    alpha: int = 32  # scaling numerator (effective scale alpha / r)
+    dropout: float = 0.0
+    target_modules: list[str] | str = "all-linear"  # module names, or "all-linear"
+
+    def __post_init__(self) -> None:
+        if self.r <= 0:
+            raise ConfigError("lora.r: expected a positive integer")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("lora.dropout: expected a number in [0, 1)")
+
+
+@dataclass
+class DataConfig:
+    """Where the corpus and QA files are (JSONL; formats in the README)."""
+
+    corpus: str = "data/demo/corpus.jsonl"
+    train: str = "data/demo/train.jsonl"
+    eval: str = "data/demo/heldout.jsonl"  # held-out QA used by `grpo-rag eval`
+    max_train_samples: int | None = None  # cap on training questions (after a seeded shuffle)
+    max_eval_samples: int | None = None
+
+
+@dataclass
+class RetrievalConfig:
+    """BM25 settings and how many passages each prompt gets."""
+
+    k: int = 3  # passages per prompt
+    per_domain_k: dict[str, int] = field(default_factory=dict)  # k for questions of a given domain
+    domains: list[str] | None = None  # restrict retrieval to these domains; null = pooled index
+    index_dir: str | None = None  # a saved index (`grpo-rag index`); null = build in memory
+    stemmer: str | None = "english"  # PyStemmer language, or null for none
+    stopwords: str | None = "en"  # bm25s stopword list, or null for none
+
+    def __post_init__(self) -> None:
+        if self.k <= 0:
+            raise ConfigError(f"retrieval.k: expected a positive integer, got {self.k}")
+        for dom, k in self.per_domain_k.items():
+            if k <= 0:
+                raise ConfigError(f"retrieval.per_domain_k.{dom}: expected a positive integer, got {k}")
+
+
+@dataclass
+class RewardConfig:
+    """One reward: a registered name, `package.module:function` or `path/file.py:function`."""
+
+    name: str
+    weight: float = 1.0
+    kwargs: dict[str, Any] = field(default_factory=dict)  # keyword options of the reward function
+
+
+@dataclass
+class EvalConfig:
+    """Greedy evaluation settings."""
+
+    max_new_tokens: int = 32
+    batch_size: int = 32
+
+
+#: Defaults for the `training` section, applied under the user's keys (any GRPOConfig field may be set).
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "output_dir": "runs/default",
+    "learning_rate": 5e-5,
+    "per_device_train_batch_size": 8,
+    "num_generations": 4,
+    "max_completion_length": 32,
+    "max_steps": 100,
+    "logging_steps": 5,
+    "save_steps": 50,
+    "save_total_limit": 2,
+    "report_to": "none",
+    "seed": 0,
+    "beta": 0.0,
+}
+
+
+@dataclass
+class RunConfig:
+    """The whole run, one section per concern. `source` is the YAML file it came from."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    data: DataConfig = field(default_factory=DataConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    rewards: list[RewardConfig] = field(default_factory=lambda: [RewardConfig("exact_match")])
+    training: dict[str, Any] = field(default_factory=dict)  # GRPOConfig fields, checked at load
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)  # `grpo-rag bootstrap` settings
+    source: str = "<defaults>"
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.training["output_dir"])
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("source")
+        return out
+
+
+# --- loading ---------------------------------------------------------------------------------------
+def _one_of(where: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{where}: expected one of {', '.join(allowed)}, got {value!r}")
+
+
+def _unknown(where: str, key: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ConfigError(f"{where}: unknown key '{key}'{hint}; known keys: {', '.join(sorted(known))}")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(where: str, value: Any, tp: Any) -> Any:
+    """Check `value` against the annotation `tp` (ints pass as floats); returns the (converted) value."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arg in args:
+            try:
+                return _coerce(where, value, arg)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise ConfigError(f"{where}: expected {' or '.join(_type_name(a) for a in args)}, got {value!r}")
+    if tp is type(None):
+        if value is None:
+            return None
+    elif tp is Any:
+        return value
+    elif dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    elif origin is list:
+        if isinstance(value, list):
+            return [_coerce(f"{where}[{i}]", v, args[0]) for i, v in enumerate(value)]
+    elif origin is dict:
+        if isinstance(value, dict):
+            return {_coerce(where, k, args[0]): _coerce(f"{where}.{k}", v, args[1]) for k, v in value.items()}
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls: Any, raw: Any, where: str) -> Any:
+    """Instantiate dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source"}
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise _unknown(where, str(key), list(fields))
+        kwargs[key] = _coerce(f"{where}.{key}" if where else key, value, hints[key])
+    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{where}: missing required key '{missing[0]}'")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _check_training(training: dict[str, Any]) -> dict[str, Any]:
+    """Merge defaults and check every key against TRL's GRPOConfig, then let GRPOConfig validate values."""
+    from trl import GRPOConfig
+
+    known = [f.name for f in dataclasses.fields(GRPOConfig) if f.init]
+    merged = {**TRAINING_DEFAULTS, **(training or {})}
+    for key in merged:
+        if key not in known:
+            raise _unknown("training", key, known)
+    try:
+        make_grpo_config(merged)
+    except (ValueError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"training: {first}") from None
+    return merged
+
+
+def make_grpo_config(training: dict[str, Any], **overrides: Any) -> Any:
+    """TRL `GRPOConfig` from the validated `training` section (CPU forced when no GPU is visible)."""
+    import torch
+    from trl import GRPOConfig
+
+    args = {**training, **overrides}
+    if not torch.cuda.is_available():
+        args.setdefault("use_cpu", True)
+        args.setdefault("bf16", False)
+    return GRPOConfig(**args)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `section.key=value` overrides (values parsed as YAML) to the raw mapping."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected section.key=value")
+        dotted, text = item.split("=", 1)
+        parts = dotted.strip().split(".")
+        if not all(parts):
+            raise ConfigError(f"override {item!r}: expected section.key=value")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        node = raw
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: '{part}' is not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def from_dict(raw: dict[str, Any], source: str = "<dict>") -> RunConfig:
+    """Validate a raw mapping into a RunConfig; errors are prefixed with `source`."""
+    try:
+        if not isinstance(raw, dict):
+            raise ConfigError("expected a mapping of sections at the top level")
+        training = raw.get("training") or {}
+        if not isinstance(training, dict):
+            raise ConfigError("training: expected a mapping of GRPOConfig fields")
+        rest = {k: v for k, v in raw.items() if k != "training"}
+        cfg = _build(RunConfig, rest, "")
+        if not cfg.rewards:
+            raise ConfigError("rewards: expected at least one reward")
+        cfg.training = _check_training(training)
+        cfg.source = source
+        _check_cross_fields(cfg)
+        return cfg
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _check_cross_fields(cfg: RunConfig) -> None:
+    """Rules spanning sections, checked once here with what to change."""
+    from grpo_rag.rewards import resolve
+
+    for i, spec in enumerate(cfg.rewards):
+        try:
+            resolve(spec.name)
+        except Exception as exc:
+            raise ConfigError(f"rewards[{i}].name: {exc}") from None
+    if cfg.training.get("reward_weights") is not None:
+        raise ConfigError("training.reward_weights: set the weight on each entry of `rewards` instead")
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read a YAML config (safe loader), apply overrides, validate; raises ConfigError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return from_dict(apply_overrides(raw, list(overrides or [])), str(path))
+
+
+def dump_config(cfg: RunConfig) -> str:
+    """The resolved config as YAML (what `config.resolved.yaml` holds); loads back to the same config."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,255 @@
+"""GRPO + LoRA training from a RunConfig: thin glue that builds things and hands them to TRL.
+
+TRL's `GRPOTrainer` owns the GRPO loss, group advantages, generation, checkpointing and logging; peft owns
+LoRA injection. This module only prepares the dataset (retrieval once per question, cached), binds the
+configured rewards, writes the run folder, and makes resuming and logging behave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, load_from_disk
+from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
+
+from grpo_rag.config import RunConfig, dump_config, make_grpo_config
+from grpo_rag.data import load_corpus, load_qa
+from grpo_rag.errors import ConfigError, GrpoRagError
+from grpo_rag.modeling import load_model, uses_chat
+from grpo_rag.prepare import PromptOptions, attach_context
+from grpo_rag.retrieval import BM25Retriever
+from grpo_rag.rewards import build_reward_funcs
+
+METRICS_FILE = "metrics.jsonl"
+RESOLVED_CONFIG = "config.resolved.yaml"
+ADAPTER_DIR = "adapter"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary sibling, then rename over `path` (never a half-written file)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_retriever(cfg: RunConfig, corpus: Dataset | None = None) -> BM25Retriever:
+    """The saved index named by the config (checked against the corpus), or one built in memory."""
+    corpus = corpus if corpus is not None else load_corpus(cfg.data.corpus)
+    if cfg.retrieval.index_dir and Path(cfg.retrieval.index_dir).exists():
+        return BM25Retriever.load(cfg.retrieval.index_dir, corpus=corpus)
+    return BM25Retriever.build(corpus, stemmer=cfg.retrieval.stemmer, stopwords=cfg.retrieval.stopwords)
+
+
+def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> PromptOptions:
+    r = cfg.retrieval
+    return PromptOptions(
+        k=r.k,
+        domains=tuple(r.domains) if r.domains else None,
+        per_domain_k=tuple(sorted(r.per_domain_k.items())),
+        chat=chat,
+        context=context,  # type: ignore[arg-type]
+    )
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def prepare_split(
+    cfg: RunConfig, qa_path: str, options: PromptOptions, cache_dir: Path | None, limit: int | None = None
+) -> Dataset:
+    """Load QA, retrieve for every question in one batched pass, build prompts; cached under `cache_dir`."""
+    key = json.dumps({
+        "qa": _file_digest(qa_path), "corpus": _file_digest(cfg.data.corpus), "options": repr(options),
+        "limit": limit, "seed": cfg.training.get("seed"), "stem": cfg.retrieval.stemmer,
+        "stop": cfg.retrieval.stopwords,
+    }, sort_keys=True)
+    key_file = cache_dir / "key.json" if cache_dir is not None else None
+    if key_file is not None and key_file.is_file() and key_file.read_text() == key:
+        return load_from_disk(str(key_file.parent / "data"))
+    corpus = load_corpus(cfg.data.corpus)
+    qa = load_qa(qa_path, corpus_ids=set(corpus["id"]))
+    if limit is not None and limit < len(qa):
+        qa = qa.shuffle(seed=cfg.training.get("seed", 0)).select(range(limit))
+    retriever = load_retriever(cfg, corpus) if options.context != "closed_book" else None
+    prepared = attach_context(qa, retriever, options)
+    if cache_dir is not None:
+        tmp = cache_dir.with_name(f".{cache_dir.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        prepared.save_to_disk(str(tmp / "data"))
+        (tmp / "key.json").write_text(key)
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        os.replace(tmp, cache_dir)
+        prepared = load_from_disk(str(cache_dir / "data"))
+    return prepared
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    """Newest complete `checkpoint-N` (its trainer_state.json is written last, so it marks completion)."""
+    done = [p for p in output_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    done = [p for p in done if p.name.split("-")[-1].isdigit()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+class MetricsFile(TrainerCallback):
+    """Appends one JSON object per logging step to metrics.jsonl, flushed at once (a crash loses nothing)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        row = {"step": state.global_step, "time": round(time.time(), 3), **logs}
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+class NonFiniteGuard(TrainerCallback):
+    """Stops the run when the loss or gradient norm is NaN/inf; the last saved checkpoint stays intact."""
+
+    def __init__(self) -> None:
+        self.bad: str | None = None
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        for key in ("loss", "grad_norm"):
+            value = (logs or {}).get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                self.bad = f"{key} became {value} at step {state.global_step}"
+                control.should_training_stop = True
+                control.should_save = False
+
+
+class SummaryLine(ProgressCallback):
+    """The progress bar, with one short line per logging step instead of the raw log dict."""
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        if not state.is_world_process_zero or self.training_bar is None or not logs:
+            return
+        parts = [f"step {state.global_step}/{state.max_steps}"]
+        if "reward" in logs:
+            parts.append(f"reward {logs['reward']:.3f}±{logs.get('reward_std', 0.0):.2f}")
+        for key, value in logs.items():
+            if key.startswith("rewards/") and key.endswith("/mean"):
+                parts.append(f"{key[8:-5]} {value:.3f}")
+        for key, label in (("completions/mean_length", "len"), ("kl", "kl"), ("step_time", "s/step"),
+                           ("loss", "loss"), ("train_loss", "final loss")):
+            if key in logs and isinstance(logs[key], (int, float)):
+                parts.append(f"{label} {logs[key]:.3g}")
+        self.training_bar.write(" | ".join(parts))
+
+
+def _trim_metrics(path: Path, upto_step: int) -> None:
+    """On resume, drop metric rows logged after the checkpoint we continue from (they will be redone)."""
+    if not path.is_file():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip()
+            and json.loads(line).get("step", 0) <= upto_step]
+    write_atomic(path, "".join(f"{line}\n" for line in keep))
+
+
+def _lora_config(cfg: RunConfig) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+        target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
+    )
+
+
+def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | None]:
+    """The configured GRPOTrainer and the checkpoint to resume from (None = fresh start)."""
+    from trl import GRPOTrainer
+
+    out = cfg.output_dir
+    checkpoint = last_checkpoint(out) if resume else None
+    if resume and checkpoint is None:
+        raise ConfigError(f"--resume: no complete checkpoint-* in {out}; start without --resume")
+    if not resume and (last_checkpoint(out) is not None or (out / ADAPTER_DIR).exists()):
+        raise ConfigError(
+            f"training.output_dir: {out} holds a previous run; pass --resume to continue it, "
+            "--overwrite to replace it, or set training.output_dir=another/dir"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    model, tok = load_model(cfg.model)
+    chat = uses_chat(tok, cfg.model.chat_template)
+    train_ds = prepare_split(cfg, cfg.data.train, prompt_options(cfg, chat), out / "prepared-train",
+                             cfg.data.max_train_samples)
+    funcs, weights = build_reward_funcs(cfg.rewards)
+    args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False)
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=funcs, args=args, train_dataset=train_ds, processing_class=tok,
+        peft_config=_lora_config(cfg),
+    )
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(SummaryLine())
+    trainer.add_callback(MetricsFile(out / METRICS_FILE))
+    return trainer, checkpoint
+
+
+def trainable_parameters(model: Any) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
+
+
+def save_adapter(trainer: Any, out: Path) -> Path:
+    """Save the PEFT adapter and tokenizer into `out/adapter` through a temporary folder (atomic swap)."""
+    final = out / ADAPTER_DIR
+    tmp = out / f".{ADAPTER_DIR}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.model.save_pretrained(str(tmp), safe_serialization=True)
+    trainer.processing_class.save_pretrained(str(tmp))
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """Run GRPO + LoRA as configured; returns a summary (also written to `train_summary.json`)."""
+    out = cfg.output_dir
+    if overwrite and not resume and out.exists():
+        for child in [*out.glob("checkpoint-*"), out / ADAPTER_DIR, out / METRICS_FILE]:
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+    trainer, checkpoint = build_trainer(cfg, resume=resume)
+    guard = NonFiniteGuard()
+    trainer.add_callback(guard)
+    write_atomic(out / RESOLVED_CONFIG, dump_config(cfg))
+    metrics_path = out / METRICS_FILE
+    if checkpoint is not None:
+        _trim_metrics(metrics_path, int(checkpoint.name.split("-")[-1]))
+    elif metrics_path.exists():
+        metrics_path.unlink()
+    trainable, total = trainable_parameters(trainer.model)
+    start = time.time()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.time() - start
+    if guard.bad:
+        raise GrpoRagError(
+            f"training stopped: {guard.bad}. The last good checkpoint is kept in {out}; lower "
+            "training.learning_rate or set training.max_grad_norm, then rerun with --resume"
+        )
+    adapter = save_adapter(trainer, out) if trainer.accelerator.is_main_process else out / ADAPTER_DIR
+    summary = {
+        "output_dir": str(out), "adapter": str(adapter), "steps": trainer.state.global_step,
+        "train_seconds": round(seconds, 2), "resumed_from": str(checkpoint) if checkpoint else None,
+        "trainable_params": trainable, "total_params": total,
+    }
+    if trainer.accelerator.is_main_process:
+        write_atomic(out / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
