@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,14 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from grpo_rag.prepare import gold_completion, shuffled_passages
-from grpo_rag.prompts import ABSTAIN_ANSWER, ANSWER_CLOSE, ANSWER_OPEN, CLOSED_BOOK_INSTRUCTIONS, INSTRUCTIONS
+from grpo_rag.prompts import (
+    ABSTAIN_ANSWER,
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    CLOSED_BOOK_INSTRUCTIONS,
+    INSTRUCTIONS,
+    build_prompt,
+)
 
 if TYPE_CHECKING:
     from grpo_rag.config import RunConfig
@@ -44,13 +52,17 @@ class BootstrapConfig:
     sft_learning_rate: float = 3e-3
     sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
     shuffle_passages: bool = True  # warm up on shuffled passage orders, so rank 1 is not a shortcut
+    counterfactual_fraction: float = 0.7  # share of warm-up examples whose gold value is swapped (see below)
+    copy_fraction: float = 0.0  # share of warm-up examples that repeat a passage block verbatim (see below)
     seed: int = 0
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer with `<s>`, `</s>`, `<pad>` and the answer tags as single tokens."""
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # A prefix space makes a word right after an answer tag tokenize as it does mid-sentence in a
+    # passage, so copying an answer out of a passage is an identity map on token ids.
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -94,19 +106,50 @@ def tokenizer_texts(corpus: Dataset, qa: Dataset) -> list[str]:
     return texts
 
 
+def counterfactual(row: dict[str, Any], value: str) -> dict[str, Any]:
+    """The row with its answer replaced by `value` in the gold passages and the target.
+
+    With values drawn at random, memorising "entity -> value" cannot lower the loss; only reading the
+    value out of the passage can, which is the skill retrieval-augmented answering needs.
+    """
+    answer = row["answers"][0] if row["answers"] else None
+    gold = set(row["gold_ids"])
+    hits = [i for i, pid in enumerate(row["passage_ids"]) if pid in gold]
+    pattern = re.compile(rf"(?<!\w){re.escape(answer)}(?!\w)") if answer else None
+    if pattern is None or not hits or any(not pattern.search(row["passages"][i]) for i in hits):
+        return row
+    out = dict(row)
+    out["passages"] = [pattern.sub(lambda _: value, p) if i in hits else p
+                       for i, p in enumerate(row["passages"])]
+    out["answers"] = [value]
+    out["prompt"] = build_prompt(row["question"], out["passages"], row["passage_titles"])
+    return out
+
+
 def sft_examples(prepared: Dataset, cfg: BootstrapConfig, epochs: int) -> Dataset:
     """Prompt/completion pairs for the warm start, with passages reshuffled per epoch when configured."""
     rng = random.Random(cfg.seed)
     prompts: list[str] = []
     completions: list[str] = []
+    pool = [a[0] for a in prepared["answers"] if a]
     for _ in range(epochs):
         for row in prepared:
+            if pool and rng.random() < cfg.counterfactual_fraction:
+                row = counterfactual(row, rng.choice(pool))
             if cfg.shuffle_passages:
                 row = shuffled_passages(row, rng)
             prompts.append(row["prompt"])
             completions.append(
                 gold_completion(row["answers"], row["passage_ids"], row["gold_ids"], row["answerable"])
             )
+    # Copy drills: a block of passages followed by the same block. Entity names are random, so the
+    # second copy is only predictable by looking back at the first; this trains the attention pattern
+    # ("find the earlier occurrence, emit what followed it") that reading an answer out of a passage needs.
+    n_copy = int(len(prompts) * cfg.copy_fraction / max(1e-9, 1.0 - cfg.copy_fraction))
+    for _ in range(n_copy):
+        block = " ".join(prepared[rng.randrange(len(prepared))]["passages"][0] for _ in range(4))
+        prompts.append(block)
+        completions.append(" " + block)
     return Dataset.from_dict({"prompt": prompts, "completion": completions}).shuffle(seed=cfg.seed)
 
 

@@ -21,9 +21,12 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 def _quiet_transformers() -> None:
     """Keep library chatter (advisory warnings) out of the user's terminal; errors still show."""
+    import warnings
+
     import transformers
 
     transformers.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

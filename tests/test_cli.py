@@ -1,0 +1,63 @@
+"""CLI smoke tests on the 20-passage fixture: exit codes, one-line errors, train -> eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from grpo_rag.cli import main
+
+
+def _write_config(tiny_run: dict[str, Any], tmp_path: Path) -> Path:
+    raw = json.loads(json.dumps(tiny_run))
+    raw["training"]["output_dir"] = str(tmp_path / "run")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_train_then_eval(tiny_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = _write_config(tiny_run, tmp_path)
+    assert main(["train", str(config), "training.max_steps=1"]) == 0
+    assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").is_file()
+    out = tmp_path / "eval"
+    assert main(["eval", "--config", str(config), "--checkpoint", str(tmp_path / "run"), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 5 and "per_domain" in metrics
+    assert "exact_match" in capsys.readouterr().out
+
+
+def test_index_command(tiny_corpus_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["index", "--corpus", str(tiny_corpus_path), "--out", str(tmp_path / "idx")]) == 0
+    assert "indexed 20 passages" in capsys.readouterr().out
+
+
+def test_rewards_lists_builtins(capsys: pytest.CaptureFixture) -> None:
+    assert main(["rewards"]) == 0
+    out = capsys.readouterr().out
+    for name in ("exact_match", "f1", "format", "grounded", "citation", "abstain", "length"):
+        assert name in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "nope.yaml"], "nope.yaml: config file not found"),
+        (["index", "--corpus", "missing.jsonl", "--out", "x"], "missing.jsonl"),
+        (["eval", "--config", "CONFIG", "--closed-book", "--oracle"], "exclusive"),
+        (["train", "CONFIG", "retrieval.k=-2"], "retrieval.k: expected a positive integer"),
+        (["train", "CONFIG", "--resume"], "no complete checkpoint"),
+    ],
+)
+def test_user_errors_exit_2_without_traceback(
+    tiny_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
+) -> None:
+    config = str(_write_config(tiny_run, tmp_path))
+    assert main([config if a == "CONFIG" else a for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
