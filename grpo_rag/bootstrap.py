@@ -41,17 +41,17 @@ BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 class BootstrapConfig:
     """Size and warm-start schedule of the embedded model; defaults fit the demo on 2 CPU cores."""
 
-    vocab_size: int = 2048  # BPE vocabulary, including the special and answer-tag tokens
+    vocab_size: int = 512  # BPE vocabulary incl. special tokens; small, so names split into frequent pieces
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
     intermediate_size: int = 384
     max_position: int = 512  # longest prompt + completion, in tokens
-    sft_steps: int = 300  # supervised warm-start steps (0 = untrained weights)
+    sft_steps: int = 900  # supervised warm-start steps (0 = untrained weights)
     sft_batch_size: int = 16
     sft_learning_rate: float = 3e-3
     sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
-    shuffle_passages: bool = True  # warm up on shuffled passage orders, so rank 1 is not a shortcut
+    shuffle_passages: bool = False  # warm up on shuffled passage orders, so rank 1 is not a shortcut
     counterfactual_fraction: float = 0.7  # share of warm-up examples whose gold value is swapped (see below)
     copy_fraction: float = 0.0  # share of warm-up examples that repeat a passage block verbatim (see below)
     seed: int = 0

@@ -56,7 +56,7 @@ def score_rows(prepared: Dataset, completions: Sequence[str]) -> list[dict[str, 
                              answerable=row["answerable"])
         gold = set(row["gold_ids"])
         s["recall_at_k"] = float(bool(gold & set(row["passage_ids"]))) if gold else float("nan")
-        rows.append({k: float(v) for k, v in s.items()})
+        rows.append({k: float("nan") if v is None else float(v) for k, v in s.items()})
     return rows
 
 
