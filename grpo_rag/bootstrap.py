@@ -52,8 +52,8 @@ class BootstrapConfig:
     sft_learning_rate: float = 3e-3
     sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
     shuffle_passages: bool = False  # warm up on shuffled passage orders, so rank 1 is not a shortcut
-    counterfactual_fraction: float = 0.7  # share of warm-up examples whose gold value is swapped (see below)
-    copy_fraction: float = 0.0  # share of warm-up examples that repeat a passage block verbatim (see below)
+    counterfactual_fraction: float = 0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
+    copy_fraction: float = 0.3  # share of warm-up examples that repeat a passage block verbatim (copy drills)
     seed: int = 0
 
 

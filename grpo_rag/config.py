@@ -219,15 +219,31 @@ def _check_training(training: dict[str, Any]) -> dict[str, Any]:
 
     known = [f.name for f in dataclasses.fields(GRPOConfig) if f.init]
     merged = {**TRAINING_DEFAULTS, **(training or {})}
-    for key in merged:
+    hints = typing.get_type_hints(GRPOConfig)
+    for key, value in merged.items():
         if key not in known:
             raise _unknown("training", key, known)
+        merged[key] = _numeric(f"training.{key}", value, hints.get(key))
     try:
         make_grpo_config(merged)
     except (ValueError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"training: {first}") from None
     return merged
+
+
+def _numeric(where: str, value: Any, tp: Any) -> Any:
+    """Read numbers YAML leaves as strings (YAML 1.1 parses `2e-3` as text) for numeric GRPOConfig fields."""
+    allowed = set(typing.get_args(tp)) | {tp}
+    if isinstance(value, str) and allowed & {float, int}:
+        try:
+            number = float(value)
+        except ValueError:
+            if str in allowed:
+                return value
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        return int(number) if int in allowed and float not in allowed and number.is_integer() else number
+    return value
 
 
 def make_grpo_config(training: dict[str, Any], **overrides: Any) -> Any:
