@@ -1,0 +1,12 @@
+"""Reward plug-ins used by the tests, loaded by path like a user's `rewards/*.py` file."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+
+def text_hash(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    """A deterministic score that differs between different completions, so GRPO advantages are non-zero."""
+    return [float(zlib.crc32(str(c).encode("utf-8")) % 7) / 6.0 for c in completions]
