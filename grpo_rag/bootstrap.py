@@ -42,10 +42,10 @@ class BootstrapConfig:
     """Size and warm-start schedule of the embedded model; defaults fit the demo on 2 CPU cores."""
 
     vocab_size: int = 512  # BPE vocabulary incl. special tokens; small, so names split into frequent pieces
-    hidden_size: int = 128
+    hidden_size: int = 192
     num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 384
+    num_heads: int = 6
+    intermediate_size: int = 512
     max_position: int = 512  # longest prompt + completion, in tokens
     sft_steps: int = 900  # supervised warm-start steps (0 = untrained weights)
     sft_batch_size: int = 16
