@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,7 +256,9 @@ def make_grpo_config(training: dict[str, Any], **overrides: Any) -> Any:
     if not torch.cuda.is_available():
         args.setdefault("use_cpu", True)
         args.setdefault("bf16", False)
-    return GRPOConfig(**args)
+    with warnings.catch_warnings():  # transformers' notice about its own renamed field, not the user's
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        return GRPOConfig(**args)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
