@@ -341,9 +341,11 @@ def _check_output(name: str, values: Any, n: int) -> list[float | None]:
         raise RewardError(f"reward '{name}' returned {type(values).__name__}, expected a list of floats")
     if len(values) != n:
         raise RewardError(f"reward '{name}' returned {len(values)} values for {n} completions")
-    for v in values:
+    for i, v in enumerate(values):
         if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
-            raise RewardError(f"reward '{name}' returned {v!r}; rewards must be numbers or None")
+            raise RewardError(f"reward '{name}' returned {v!r} for sample {i}; rewards must be numbers or None")
+        if v is not None and not math.isfinite(v):
+            raise RewardError(f"reward '{name}' returned {v!r} for sample {i}; rewards must be finite")
     return list(values)
 
 

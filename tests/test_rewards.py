@@ -330,3 +330,21 @@ def test_example_plugins_load_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
     assert keywords(prompts=[""] * 4, completions=completions, domain=domains) == [0.5, 0.5, 0.0, None]
     for spec in specs:
         assert inspect.getdoc(resolve(spec.name))
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ([1.0, float("nan")], r"'bad' returned nan for sample 1; rewards must be finite"),
+        ([float("inf"), 0.0], r"'bad' returned inf for sample 0"),
+        ([0.0, "1"], r"'bad' returned '1' for sample 1; rewards must be numbers or None"),
+        ([True, 0.0], r"returned True for sample 0"),
+        (0.5, r"'bad' returned float, expected a list"),
+    ],
+)
+def test_non_finite_and_non_numeric_rewards_are_errors(values: object, match: str) -> None:
+    from grpo_rag.rewards import BoundReward
+
+    fn = BoundReward(lambda prompts, completions, **kw: values, {}, "bad")
+    with pytest.raises(RewardError, match=match):
+        fn(prompts=["p", "p"], completions=["a", "b"])
