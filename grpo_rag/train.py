@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, load_from_disk
-from transformers import TrainerCallback
+from transformers import TrainerCallback, set_seed
 from transformers.trainer_callback import ProgressCallback
 
 from grpo_rag.config import RunConfig, dump_config, make_grpo_config
@@ -185,6 +185,8 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
             "--overwrite to replace it, or set training.output_dir=another/dir"
         )
     out.mkdir(parents=True, exist_ok=True)
+    # Seed before peft draws the LoRA initial weights: TRL builds the adapter before Trainer seeds.
+    set_seed(int(cfg.training.get("seed", 0)))
     model, tok = load_model(cfg.model)
     chat = uses_chat(tok, cfg.model.chat_template)
     train_ds = prepare_split(cfg, cfg.data.train, prompt_options(cfg, chat), out / "prepared-train",
