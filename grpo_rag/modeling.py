@@ -30,7 +30,8 @@ def _quiet_transformers() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _check_source(name_or_path: str) -> None:
+def check_source(name_or_path: str) -> None:
+    """Fail early, with what to do, when a model path is neither a model folder nor a plausible hub id."""
     path = Path(name_or_path)
     if path.is_dir():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,7 +62,7 @@ def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
     """(model, tokenizer) for `cfg`; raises ConfigError when the model cannot be found offline."""
     from transformers import AutoModelForCausalLM
 
-    _check_source(cfg.name_or_path)
+    check_source(cfg.name_or_path)
     _quiet_transformers()
     dtype: Any = "auto" if cfg.dtype == "auto" else _DTYPES[cfg.dtype]
     try:

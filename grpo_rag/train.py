@@ -22,8 +22,8 @@ from transformers.trainer_callback import ProgressCallback
 
 from grpo_rag.config import RunConfig, dump_config, make_grpo_config
 from grpo_rag.data import load_corpus, load_qa
-from grpo_rag.errors import ConfigError, GrpoRagError
-from grpo_rag.modeling import load_model, uses_chat
+from grpo_rag.errors import ConfigError, DataError, GrpoRagError
+from grpo_rag.modeling import check_source, load_model, load_tokenizer, uses_chat
 from grpo_rag.prepare import PromptOptions, attach_context
 from grpo_rag.retrieval import BM25Retriever
 from grpo_rag.rewards import build_reward_funcs
@@ -61,9 +61,14 @@ def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> Pr
 
 def _file_digest(path: str) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a directory, expected a JSONL file") from None
     return h.hexdigest()[:16]
 
 
@@ -187,11 +192,14 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     out.mkdir(parents=True, exist_ok=True)
     # Seed before peft draws the LoRA initial weights: TRL builds the adapter before Trainer seeds.
     set_seed(int(cfg.training.get("seed", 0)))
-    model, tok = load_model(cfg.model)
-    chat = uses_chat(tok, cfg.model.chat_template)
+    # Cheap checks first (tokenizer, data, rewards), so bad input fails before the model loads.
+    check_source(cfg.model.name_or_path)
+    chat = uses_chat(load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code),
+                     cfg.model.chat_template)
     train_ds = prepare_split(cfg, cfg.data.train, prompt_options(cfg, chat), out / "prepared-train",
                              cfg.data.max_train_samples)
     funcs, weights = build_reward_funcs(cfg.rewards)
+    model, tok = load_model(cfg.model)
     args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False)
     trainer = GRPOTrainer(
         model=model, reward_funcs=funcs, args=args, train_dataset=train_ds, processing_class=tok,
@@ -228,7 +236,13 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     if overwrite and not resume and out.exists():
         for child in [*out.glob("checkpoint-*"), out / ADAPTER_DIR, out / METRICS_FILE]:
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
-    trainer, checkpoint = build_trainer(cfg, resume=resume)
+    fresh = not out.exists()
+    try:
+        trainer, checkpoint = build_trainer(cfg, resume=resume)
+    except BaseException:
+        if fresh:  # failed before training started: leave no half-made run folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     guard = NonFiniteGuard()
     trainer.add_callback(guard)
     write_atomic(out / RESOLVED_CONFIG, dump_config(cfg))
