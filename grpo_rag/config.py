@@ -88,6 +88,13 @@ class RewardConfig:
     name: str
     weight: float = 1.0
     kwargs: dict[str, Any] = field(default_factory=dict)  # keyword options of the reward function
+    on_error: str = "stop"  # a raise / bad output / timeout: "stop" the run, or "skip" (None) for that batch
+    timeout_s: float | None = None  # longest one call may take, in seconds; null = no limit
+
+    def __post_init__(self) -> None:
+        _one_of(f"reward '{self.name}' on_error", self.on_error, ("stop", "skip"))
+        if self.timeout_s is not None and self.timeout_s <= 0:
+            raise ConfigError(f"reward '{self.name}' timeout_s: expected a positive number of seconds")
 
 
 @dataclass

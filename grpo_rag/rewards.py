@@ -16,7 +16,10 @@ import inspect
 import math
 import numbers
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -355,9 +358,12 @@ class BoundReward:
     A class rather than a closure so that it pickles whenever the wrapped function does.
     """
 
-    def __init__(self, func: RewardFn, options: Mapping[str, Any], name: str):
+    def __init__(self, func: RewardFn, options: Mapping[str, Any], name: str, *,
+                 on_error: str = "stop", timeout_s: float | None = None):
         self.func = func
         self.options = dict(options)
+        self.on_error = on_error  # "stop": raise RewardError; "skip": warn and give None to every sample
+        self.timeout_s = timeout_s  # seconds one call may take; None = no limit
         self.__name__ = name
         self.__qualname__ = name
         self.__doc__ = func.__doc__
@@ -365,9 +371,33 @@ class BoundReward:
     def __call__(
         self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
     ) -> list[float | None]:
-        """Call the wrapped reward; options win over same-named columns."""
-        values = self.func(prompts=prompts, completions=completions, **{**columns, **self.options})
-        return _check_output(self.__name__, values, len(completions))
+        """Call the wrapped reward; options win over same-named columns. Failures follow `on_error`."""
+        try:
+            values = self._run(prompts=prompts, completions=completions, **{**columns, **self.options})
+            return _check_output(self.__name__, values, len(completions))
+        except RewardError as exc:
+            return self._failed(exc, len(completions))
+        except Exception as exc:  # a plug-in bug: report it under the plug-in's name
+            return self._failed(RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"),
+                                len(completions))
+
+    def _run(self, **kwargs: Any) -> Any:
+        if self.timeout_s is None:
+            return self.func(**kwargs)
+        # A hung call cannot be killed from Python; it is abandoned on a daemon thread and reported.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"reward-{self.__name__}")
+        try:
+            return pool.submit(self.func, **kwargs).result(timeout=self.timeout_s)
+        except FutureTimeout:
+            raise RewardError(f"reward '{self.__name__}' took longer than its timeout_s={self.timeout_s}") from None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _failed(self, exc: RewardError, n: int) -> list[float | None]:
+        if self.on_error != "skip":
+            raise exc
+        warnings.warn(f"{exc}; skipping it for this batch (on_error: skip)", RuntimeWarning, stacklevel=2)
+        return [None] * n
 
     def __repr__(self) -> str:
         return f"BoundReward({self.__name__}, options={self.options})"
@@ -379,9 +409,15 @@ class AsyncBoundReward(BoundReward):
     async def __call__(  # type: ignore[override]
         self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
     ) -> list[float | None]:
-        """Await the wrapped reward; options win over same-named columns."""
-        values = await self.func(prompts=prompts, completions=completions, **{**columns, **self.options})
-        return _check_output(self.__name__, values, len(completions))
+        """Await the wrapped reward; options win over same-named columns. Failures follow `on_error`."""
+        try:
+            values = await self.func(prompts=prompts, completions=completions, **{**columns, **self.options})
+            return _check_output(self.__name__, values, len(completions))
+        except RewardError as exc:
+            return self._failed(exc, len(completions))
+        except Exception as exc:
+            return self._failed(RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"),
+                                len(completions))
 
 
 def _check_options(spec_name: str, fn: Callable[..., Any], options: Mapping[str, Any]) -> None:
@@ -447,10 +483,16 @@ def build_reward_funcs(specs: Iterable[RewardSpec]) -> tuple[list[BoundReward], 
         taken.add(name)
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(fn.__call__)
         wrapper_cls = AsyncBoundReward if is_async else BoundReward
-        bound = wrapper_cls(fn, options, name)
+        on_error = getattr(spec, "on_error", "stop")
+        if on_error not in ("stop", "skip"):
+            raise RewardError(f"reward '{spec.name}': on_error must be 'stop' or 'skip', got {on_error!r}")
+        timeout_s = getattr(spec, "timeout_s", None)
+        if timeout_s is not None and not timeout_s > 0:
+            raise RewardError(f"reward '{spec.name}': timeout_s must be a positive number, got {timeout_s!r}")
+        bound = wrapper_cls(fn, options, name, on_error=on_error, timeout_s=timeout_s)
         if builtin:
             try:
-                bound(prompts=[], completions=[])
+                fn(prompts=[], completions=[], **options)
             except TypeError as exc:
                 raise RewardError(f"reward '{spec.name}': bad option value ({exc})") from exc
         funcs.append(bound)

@@ -253,7 +253,13 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         metrics_path.unlink()
     trainable, total = trainable_parameters(trainer.model)
     start = time.time()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except BaseException:
+        for cb in trainer.callback_handler.callbacks:  # end the progress bar's line before the error
+            if isinstance(cb, ProgressCallback) and cb.training_bar is not None:
+                cb.training_bar.close()
+        raise
     seconds = time.time() - start
     if guard.bad:
         raise GrpoRagError(

@@ -61,3 +61,20 @@ def test_user_errors_exit_2_without_traceback(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_failing_plugin_stops_run_and_keeps_checkpoint(
+    tiny_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    raw = json.loads(json.dumps(tiny_run))
+    raw["training"].update(output_dir=str(tmp_path / "run"), max_steps=4, save_steps=1)
+    raw["rewards"] = [{"name": f"{Path(__file__).parent / 'plugins.py'}:fails_after_two_steps"}]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "error: reward 'fails_after_two_steps' raised RuntimeError: plug-in bug at step 3"
+    from grpo_rag.train import last_checkpoint
+
+    assert last_checkpoint(tmp_path / "run") == tmp_path / "run" / "checkpoint-2"
+    assert not (tmp_path / "run" / "adapter").exists()

@@ -348,3 +348,35 @@ def test_non_finite_and_non_numeric_rewards_are_errors(values: object, match: st
     fn = BoundReward(lambda prompts, completions, **kw: values, {}, "bad")
     with pytest.raises(RewardError, match=match):
         fn(prompts=["p", "p"], completions=["a", "b"])
+
+
+def _boom(prompts: object, completions: object, **kw: object) -> list[float | None]:
+    raise ZeroDivisionError("plug-in bug")
+
+
+def _slow(prompts: object, completions: object, **kw: object) -> list[float | None]:
+    import time
+
+    time.sleep(2)
+    return [1.0] * len(completions)  # type: ignore[arg-type]
+
+
+def test_raising_plugin_stops_or_skips() -> None:
+    from grpo_rag.rewards import BoundReward
+
+    with pytest.raises(RewardError, match="reward 'boom' raised ZeroDivisionError: plug-in bug"):
+        BoundReward(_boom, {}, "boom")(prompts=["p"], completions=["c"])
+    with pytest.warns(RuntimeWarning, match="skipping it for this batch"):
+        assert BoundReward(_boom, {}, "boom", on_error="skip")(prompts=["p"], completions=["c", "d"]) == [None, None]
+
+
+def test_hanging_plugin_times_out() -> None:
+    import time
+
+    from grpo_rag.rewards import BoundReward
+
+    start = time.monotonic()
+    with pytest.raises(RewardError, match="reward 'slow' took longer than its timeout_s=0.2"):
+        BoundReward(_slow, {}, "slow", timeout_s=0.2)(prompts=["p"], completions=["c"])
+    assert time.monotonic() - start < 1.5
+    assert BoundReward(_slow, {}, "slow", timeout_s=5)(prompts=["p"], completions=["c"]) == [1.0]
