@@ -167,6 +167,26 @@ def _trim_metrics(path: Path, upto_step: int) -> None:
     write_atomic(path, "".join(f"{line}\n" for line in keep))
 
 
+def _resumable_trainer_class() -> type:
+    """TRL's GRPOTrainer with one change: each epoch's prompt order depends only on (seed, epoch).
+
+    TRL's RepeatSampler seeds its generator once per run, so a run resumed at epoch e would draw epoch
+    0's order again and train on other prompts than the uninterrupted run. Trainer calls `set_epoch` on
+    samplers that have it; giving RepeatSampler one makes resumed runs replay the same prompts.
+    """
+    from trl import GRPOTrainer
+
+    class ResumableGRPOTrainer(GRPOTrainer):
+        def _get_train_sampler(self, dataset: Any = None) -> Any:
+            sampler = super()._get_train_sampler(dataset)
+            generator, seed = getattr(sampler, "generator", None), getattr(sampler, "seed", None)
+            if generator is not None and seed is not None and not hasattr(sampler, "set_epoch"):
+                sampler.set_epoch = lambda epoch: generator.manual_seed(seed + epoch)
+            return sampler
+
+    return ResumableGRPOTrainer
+
+
 def _lora_config(cfg: RunConfig) -> Any:
     from peft import LoraConfig
 
@@ -178,8 +198,6 @@ def _lora_config(cfg: RunConfig) -> Any:
 
 def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | None]:
     """The configured GRPOTrainer and the checkpoint to resume from (None = fresh start)."""
-    from trl import GRPOTrainer
-
     out = cfg.output_dir
     checkpoint = last_checkpoint(out) if resume else None
     if resume and checkpoint is None:
@@ -201,7 +219,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     funcs, weights = build_reward_funcs(cfg.rewards)
     model, tok = load_model(cfg.model)
     args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False)
-    trainer = GRPOTrainer(
+    trainer = _resumable_trainer_class()(
         model=model, reward_funcs=funcs, args=args, train_dataset=train_ds, processing_class=tok,
         peft_config=_lora_config(cfg),
     )
