@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from datasets import Dataset, load_from_disk
 from transformers import TrainerCallback, set_seed
 from transformers.trainer_callback import ProgressCallback
@@ -125,18 +126,32 @@ class MetricsFile(TrainerCallback):
 
 
 class NonFiniteGuard(TrainerCallback):
-    """Stops the run when the loss or gradient norm is NaN/inf; the last saved checkpoint stays intact."""
+    """Stops the run when the loss, gradient norm or a trainable weight is NaN/inf, before it is saved.
+
+    The checkpoint of that step is not written, so the last checkpoint on disk is the last good one.
+    """
 
     def __init__(self) -> None:
         self.bad: str | None = None
+
+    def _stop(self, control: Any, what: str) -> None:
+        self.bad = self.bad or what
+        control.should_training_stop = True
+        control.should_save = False
+
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+        if model is None:
+            return
+        for name, param in model.named_parameters():
+            if param.requires_grad and not torch.isfinite(param).all():
+                self._stop(control, f"trainable weight {name} became non-finite at step {state.global_step}")
+                return
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
         for key in ("loss", "grad_norm"):
             value = (logs or {}).get(key)
             if isinstance(value, float) and not math.isfinite(value):
-                self.bad = f"{key} became {value} at step {state.global_step}"
-                control.should_training_stop = True
-                control.should_save = False
+                self._stop(control, f"{key} became {value} at step {state.global_step}")
 
 
 class SummaryLine(ProgressCallback):
@@ -273,10 +288,18 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     start = time.time()
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    except BaseException:
+    except BaseException as exc:
         for cb in trainer.callback_handler.callbacks:  # end the progress bar's line before the error
             if isinstance(cb, ProgressCallback) and cb.training_bar is not None:
                 cb.training_bar.close()
+        text = str(exc)
+        if isinstance(exc, RuntimeError) and ("inf" in text or "nan" in text):
+            # Typically torch.multinomial refusing NaN/inf probabilities while sampling completions.
+            raise GrpoRagError(
+                f"training stopped: the model's outputs became non-finite at step {trainer.state.global_step + 1}"
+                f" ({text.splitlines()[0]}). Checkpoints already in {out} are kept; lower "
+                "training.learning_rate, then rerun with --resume or from scratch"
+            ) from None
         raise
     seconds = time.time() - start
     if guard.bad:

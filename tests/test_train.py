@@ -72,3 +72,16 @@ def test_refuses_to_clobber_and_resumes(tiny_run: dict[str, Any], tmp_path: Path
 def test_resume_without_checkpoint_is_an_error(tiny_run: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no complete checkpoint"):
         train(_cfg(tiny_run, tmp_path / "empty"), resume=True)
+
+
+def test_non_finite_training_stops_and_keeps_last_good_checkpoint(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    from grpo_rag.errors import GrpoRagError
+
+    cfg = _cfg(tiny_run, tmp_path / "run", learning_rate=1e30, max_steps=6, save_steps=1)
+    with pytest.raises(GrpoRagError, match=r"training stopped: .*(non-finite|nan|inf)"):
+        train(cfg)
+    good = last_checkpoint(tmp_path / "run")
+    assert good is not None
+    weights = load_file(str(good / "adapter_model.safetensors"))
+    assert all(torch.isfinite(v).all() for v in weights.values())
+    assert not (tmp_path / "run" / "adapter").exists()
