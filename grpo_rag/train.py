@@ -32,6 +32,7 @@ from grpo_rag.rewards import build_reward_funcs
 METRICS_FILE = "metrics.jsonl"
 RESOLVED_CONFIG = "config.resolved.yaml"
 ADAPTER_DIR = "adapter"
+STAGING_DIR = ".staging"  # checkpoints are written here first, then renamed into place
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -182,16 +183,21 @@ def _trim_metrics(path: Path, upto_step: int) -> None:
     write_atomic(path, "".join(f"{line}\n" for line in keep))
 
 
-def _resumable_trainer_class() -> type:
-    """TRL's GRPOTrainer with one change: each epoch's prompt order depends only on (seed, epoch).
+def _trainer_class() -> type:
+    """TRL's GRPOTrainer with two changes that make crashes and resumes safe (nothing else differs).
 
-    TRL's RepeatSampler seeds its generator once per run, so a run resumed at epoch e would draw epoch
-    0's order again and train on other prompts than the uninterrupted run. Trainer calls `set_epoch` on
-    samplers that have it; giving RepeatSampler one makes resumed runs replay the same prompts.
+    1. Each epoch's prompt order depends only on (seed, epoch). TRL's RepeatSampler seeds its generator
+       once per run, so a run resumed at epoch e drew epoch 0's order again; Trainer calls `set_epoch` on
+       samplers that have one, so giving it one makes a resumed run replay the same prompts.
+    2. Checkpoints are written into `output_dir/.staging/checkpoint-N` and renamed into place when
+       complete, so a crash mid-save never leaves a partial `checkpoint-N` behind.
     """
+    from transformers.trainer_utils import rotate_checkpoints
     from trl import GRPOTrainer
 
-    class ResumableGRPOTrainer(GRPOTrainer):
+    class SafeGRPOTrainer(GRPOTrainer):
+        _staging = False
+
         def _get_train_sampler(self, dataset: Any = None) -> Any:
             sampler = super()._get_train_sampler(dataset)
             generator, seed = getattr(sampler, "generator", None), getattr(sampler, "seed", None)
@@ -199,7 +205,30 @@ def _resumable_trainer_class() -> type:
                 sampler.set_epoch = lambda epoch: generator.manual_seed(seed + epoch)
             return sampler
 
-    return ResumableGRPOTrainer
+        def _get_output_dir(self, trial: Any) -> str:
+            out = super()._get_output_dir(trial)
+            return os.path.join(out, STAGING_DIR) if self._staging else out
+
+        def _save_checkpoint(self, model: Any, trial: Any) -> None:
+            self._staging = True
+            try:
+                super()._save_checkpoint(model, trial)
+            finally:
+                self._staging = False
+            self.accelerator.wait_for_everyone()
+            if self.args.should_save:
+                run_dir = self._get_output_dir(trial)
+                name = f"checkpoint-{self.state.global_step}"
+                final = os.path.join(run_dir, name)
+                if os.path.exists(final):
+                    shutil.rmtree(final)
+                os.replace(os.path.join(run_dir, STAGING_DIR, name), final)
+                shutil.rmtree(os.path.join(run_dir, STAGING_DIR), ignore_errors=True)
+                rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
+                                   best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=True)
+            self.accelerator.wait_for_everyone()
+
+    return SafeGRPOTrainer
 
 
 def _lora_config(cfg: RunConfig) -> Any:
@@ -234,7 +263,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     funcs, weights = build_reward_funcs(cfg.rewards)
     model, tok = load_model(cfg.model)
     args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False)
-    trainer = _resumable_trainer_class()(
+    trainer = _trainer_class()(
         model=model, reward_funcs=funcs, args=args, train_dataset=train_ds, processing_class=tok,
         peft_config=_lora_config(cfg),
     )

@@ -78,3 +78,10 @@ def test_failing_plugin_stops_run_and_keeps_checkpoint(
 
     assert last_checkpoint(tmp_path / "run") == tmp_path / "run" / "checkpoint-2"
     assert not (tmp_path / "run" / "adapter").exists()
+
+
+def test_debug_flag_shows_the_traceback() -> None:
+    from grpo_rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="config file not found"):
+        main(["--debug", "train", "nope.yaml"])

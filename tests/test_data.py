@@ -183,3 +183,40 @@ def test_write_jsonl_roundtrip_and_atomic(tmp_path: Path) -> None:
         write_jsonl(path, broken())
     assert load_corpus(path)["id"] == ["p1", "p2"]  # old file untouched
     assert os.listdir(path.parent) == ["rows.jsonl"]  # no temp file left behind
+
+
+# --- property-based: any valid rows round-trip; any arbitrary bytes load or fail with a DataError -------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_text = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")
+_qa_rows = st.lists(
+    st.fixed_dictionaries({"question": _text, "answers": st.lists(_text, min_size=1, max_size=3),
+                           "domain": _text}),
+    min_size=1, max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_qa_rows)
+def test_qa_rows_round_trip(tmp_path: Path, rows: list[dict[str, Any]]) -> None:
+    rows = [{"id": f"q{i}", **row} for i, row in enumerate(rows)]
+    path = tmp_path / "qa.jsonl"
+    write_jsonl(path, rows)
+    loaded = load_qa(path)
+    assert loaded["question"] == [r["question"] for r in rows]
+    assert loaded["answers"] == [r["answers"] for r in rows]
+    assert loaded["domain"] == [r["domain"] for r in rows]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blob=st.binary(max_size=300))
+def test_arbitrary_bytes_load_or_raise_data_error(tmp_path: Path, blob: bytes) -> None:
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(blob)
+    try:
+        corpus = load_corpus(path)
+    except DataError as exc:
+        assert str(exc).startswith(str(path))
+    else:
+        assert len(corpus) >= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,45 @@ def test_non_finite_training_stops_and_keeps_last_good_checkpoint(tiny_run: dict
     weights = load_file(str(good / "adapter_model.safetensors"))
     assert all(torch.isfinite(v).all() for v in weights.values())
     assert not (tmp_path / "run" / "adapter").exists()
+
+
+def test_crash_while_saving_leaves_no_partial_checkpoint(
+    tiny_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import transformers
+
+    def crash(self: Any, output_dir: str) -> None:
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(transformers.Trainer, "_save_rng_state", crash)
+    out = tmp_path / "run"
+    with pytest.raises(OSError, match="simulated"):
+        train(_cfg(tiny_run, out, max_steps=2, save_steps=1))
+    assert not list(out.glob("checkpoint-*")), "a half-written checkpoint must not carry the final name"
+    assert last_checkpoint(out) is None
+
+
+def test_checkpoints_are_renamed_into_place(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_cfg(tiny_run, out, max_steps=3, save_steps=1, save_total_limit=2))
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+    assert not (out / ".staging").exists()
+    assert all((out / n / "trainer_state.json").is_file() for n in ("checkpoint-2", "checkpoint-3"))
+
+
+def test_training_and_eval_make_no_network_calls(
+    tiny_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from grpo_rag.evaluate import evaluate
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"network access attempted: {args[1:]!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    cfg = _cfg(tiny_run, tmp_path / "run", max_steps=1)
+    train(cfg)
+    evaluate(cfg, tmp_path / "run", tmp_path / "eval")
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"  # set for local model folders
