@@ -27,7 +27,7 @@ from grpo_rag.errors import ConfigError, DataError, GrpoRagError
 from grpo_rag.modeling import check_source, load_model, load_tokenizer, uses_chat
 from grpo_rag.prepare import PromptOptions, attach_context
 from grpo_rag.retrieval import BM25Retriever
-from grpo_rag.rewards import build_reward_funcs
+from grpo_rag.reward_binding import build_reward_funcs
 
 METRICS_FILE = "metrics.jsonl"
 RESOLVED_CONFIG = "config.resolved.yaml"

@@ -13,7 +13,8 @@ import pytest
 
 from grpo_rag import rewards
 from grpo_rag.errors import RewardError
-from grpo_rag.rewards import available, build_reward_funcs, resolve
+from grpo_rag.reward_binding import build_reward_funcs
+from grpo_rag.rewards import available, resolve
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -343,7 +344,7 @@ def test_example_plugins_load_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_non_finite_and_non_numeric_rewards_are_errors(values: object, match: str) -> None:
-    from grpo_rag.rewards import BoundReward
+    from grpo_rag.reward_binding import BoundReward
 
     fn = BoundReward(lambda prompts, completions, **kw: values, {}, "bad")
     with pytest.raises(RewardError, match=match):
@@ -362,7 +363,7 @@ def _slow(prompts: object, completions: object, **kw: object) -> list[float | No
 
 
 def test_raising_plugin_stops_or_skips() -> None:
-    from grpo_rag.rewards import BoundReward
+    from grpo_rag.reward_binding import BoundReward
 
     with pytest.raises(RewardError, match="reward 'boom' raised ZeroDivisionError: plug-in bug"):
         BoundReward(_boom, {}, "boom")(prompts=["p"], completions=["c"])
@@ -373,7 +374,7 @@ def test_raising_plugin_stops_or_skips() -> None:
 def test_hanging_plugin_times_out() -> None:
     import time
 
-    from grpo_rag.rewards import BoundReward
+    from grpo_rag.reward_binding import BoundReward
 
     start = time.monotonic()
     with pytest.raises(RewardError, match="reward 'slow' took longer than its timeout_s=0.2"):
