@@ -104,7 +104,8 @@ def prepare_split(
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:
-    """Newest complete `checkpoint-N` (its trainer_state.json is written last, so it marks completion)."""
+    """Newest `checkpoint-N` holding its trainer_state.json (checkpoints are renamed into place when complete;
+    the check also skips folders written by tools that save in place)."""
     done = [p for p in output_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
     done = [p for p in done if p.name.split("-")[-1].isdigit()]
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
