@@ -218,10 +218,9 @@ def bootstrap(run: RunConfig, out_dir: str | None = None, force: bool = False) -
     """Build the embedded model named by `run.model.name_or_path` (or `out_dir`) from the run's data."""
     import time
 
-    from grpo_rag.data import load_corpus, load_qa
+    from grpo_rag.data import load_corpus
     from grpo_rag.errors import ConfigError
-    from grpo_rag.prepare import PromptOptions, attach_context
-    from grpo_rag.retrieval import BM25Retriever
+    from grpo_rag.prepare import PromptOptions, prepare_split
 
     target = Path(out_dir or run.model.name_or_path)
     if (target / "config.json").is_file() and not force:
@@ -230,10 +229,9 @@ def bootstrap(run: RunConfig, out_dir: str | None = None, force: bool = False) -
     start = time.time()
     torch.manual_seed(cfg.seed)
     corpus = load_corpus(run.data.corpus)
-    qa = load_qa(run.data.train, corpus_ids=set(corpus["id"]))
-    retriever = BM25Retriever.build(corpus, stemmer=run.retrieval.stemmer, stopwords=run.retrieval.stopwords)
-    prepared = attach_context(qa, retriever, PromptOptions(k=run.retrieval.k))
-    tokenizer = train_tokenizer(tokenizer_texts(corpus, qa), cfg.vocab_size)
+    # Same retrieval and prompts as training (BM25 order, k from the config), without the cache.
+    prepared = prepare_split(run, run.data.train, PromptOptions(k=run.retrieval.k), None)
+    tokenizer = train_tokenizer(tokenizer_texts(corpus, prepared), cfg.vocab_size)
     model = build_model(tokenizer, cfg)
     history = warm_start(model, tokenizer, prepared, cfg, target.with_name(f".{target.name}.work"))
     info = {

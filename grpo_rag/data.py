@@ -233,3 +233,10 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]])
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return count
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary sibling, then rename over `path` (never a half-written file)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -19,10 +19,10 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from grpo_rag.config import RunConfig
+from grpo_rag.data import write_atomic
 from grpo_rag.modeling import load_for_inference, uses_chat
-from grpo_rag.prepare import Context
+from grpo_rag.prepare import Context, prepare_split, prompt_options
 from grpo_rag.scoring import score_completion
-from grpo_rag.train import prepare_split, prompt_options, write_atomic
 
 #: Per-question scores averaged into the report, in report order.
 METRICS = ("exact_match", "f1", "grounded", "citation_precision", "citation_recall", "recall_at_k",

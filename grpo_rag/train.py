@@ -7,7 +7,6 @@ configured rewards, writes the run folder, and makes resuming and logging behave
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -17,90 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import Dataset, load_from_disk
 from transformers import TrainerCallback, set_seed
 from transformers.trainer_callback import ProgressCallback
 
 from grpo_rag.config import RunConfig, dump_config, make_grpo_config
-from grpo_rag.data import load_corpus, load_qa
-from grpo_rag.errors import ConfigError, DataError, GrpoRagError
+from grpo_rag.data import write_atomic
+from grpo_rag.errors import ConfigError, GrpoRagError
 from grpo_rag.modeling import check_source, load_model, load_tokenizer, uses_chat
-from grpo_rag.prepare import PromptOptions, attach_context
-from grpo_rag.retrieval import BM25Retriever
+from grpo_rag.prepare import prepare_split, prompt_options
 from grpo_rag.reward_binding import build_reward_funcs
 
 METRICS_FILE = "metrics.jsonl"
 RESOLVED_CONFIG = "config.resolved.yaml"
 ADAPTER_DIR = "adapter"
 STAGING_DIR = ".staging"  # checkpoints are written here first, then renamed into place
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary sibling, then rename over `path` (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def load_retriever(cfg: RunConfig, corpus: Dataset | None = None) -> BM25Retriever:
-    """The saved index named by the config (checked against the corpus), or one built in memory."""
-    corpus = corpus if corpus is not None else load_corpus(cfg.data.corpus)
-    if cfg.retrieval.index_dir and Path(cfg.retrieval.index_dir).exists():
-        return BM25Retriever.load(cfg.retrieval.index_dir, corpus=corpus)
-    return BM25Retriever.build(corpus, stemmer=cfg.retrieval.stemmer, stopwords=cfg.retrieval.stopwords)
-
-
-def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> PromptOptions:
-    r = cfg.retrieval
-    return PromptOptions(
-        k=r.k,
-        domains=tuple(r.domains) if r.domains else None,
-        per_domain_k=tuple(sorted(r.per_domain_k.items())),
-        chat=chat,
-        context=context,  # type: ignore[arg-type]
-    )
-
-
-def _file_digest(path: str) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, "is a directory, expected a JSONL file") from None
-    return h.hexdigest()[:16]
-
-
-def prepare_split(
-    cfg: RunConfig, qa_path: str, options: PromptOptions, cache_dir: Path | None, limit: int | None = None
-) -> Dataset:
-    """Load QA, retrieve for every question in one batched pass, build prompts; cached under `cache_dir`."""
-    key = json.dumps({
-        "qa": _file_digest(qa_path), "corpus": _file_digest(cfg.data.corpus), "options": repr(options),
-        "limit": limit, "seed": cfg.training.get("seed"), "stem": cfg.retrieval.stemmer,
-        "stop": cfg.retrieval.stopwords,
-    }, sort_keys=True)
-    key_file = cache_dir / "key.json" if cache_dir is not None else None
-    if key_file is not None and key_file.is_file() and key_file.read_text() == key:
-        return load_from_disk(str(key_file.parent / "data"))
-    corpus = load_corpus(cfg.data.corpus)
-    qa = load_qa(qa_path, corpus_ids=set(corpus["id"]))
-    if limit is not None and limit < len(qa):
-        qa = qa.shuffle(seed=cfg.training.get("seed", 0)).select(range(limit))
-    retriever = load_retriever(cfg, corpus) if options.context != "closed_book" else None
-    prepared = attach_context(qa, retriever, options)
-    if cache_dir is not None:
-        tmp = cache_dir.with_name(f".{cache_dir.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        prepared.save_to_disk(str(tmp / "data"))
-        (tmp / "key.json").write_text(key)
-        shutil.rmtree(cache_dir, ignore_errors=True)
-        os.replace(tmp, cache_dir)
-        prepared = load_from_disk(str(cache_dir / "data"))
-    return prepared
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:
