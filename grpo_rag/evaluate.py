@@ -19,7 +19,7 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from grpo_rag.config import RunConfig
-from grpo_rag.data import write_atomic
+from grpo_rag.data import write_atomic, write_jsonl
 from grpo_rag.modeling import load_for_inference, uses_chat
 from grpo_rag.prepare import Context, prepare_split, prompt_options
 from grpo_rag.scoring import score_completion
@@ -118,12 +118,11 @@ def evaluate(
         "data": qa_path, "k": cfg.retrieval.k, "seconds": round(seconds, 2),
         "seconds_per_question": round(seconds / max(1, len(prepared)), 4),
     })
-    with (out / ".predictions.tmp").open("w", encoding="utf-8") as f:
-        for row, completion, s in zip(prepared, completions, scores, strict=True):
-            f.write(json.dumps({"id": row["id"], "domain": row["domain"], "question": row["question"],
-                                "answers": row["answers"], "passage_ids": row["passage_ids"],
-                                "completion": completion, **s}) + "\n")
-    (out / ".predictions.tmp").replace(out / "predictions.jsonl")
+    write_jsonl(out / "predictions.jsonl", (
+        {"id": row["id"], "domain": row["domain"], "question": row["question"], "answers": row["answers"],
+         "passage_ids": row["passage_ids"], "completion": completion, **s}
+        for row, completion, s in zip(prepared, completions, scores, strict=True)
+    ))
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     title = f"Evaluation of {metrics['checkpoint']} ({context}, {metrics['n']} questions)"
     write_atomic(out / "report.md", report_markdown(metrics, title))
