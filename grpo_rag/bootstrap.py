@@ -21,14 +21,13 @@ from datasets import Dataset
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from grpo_rag.prepare import gold_completion, shuffled_passages
+from grpo_rag.prepare import PromptOptions, gold_completion, shuffled_passages
 from grpo_rag.prompts import (
     ABSTAIN_ANSWER,
     ANSWER_CLOSE,
     ANSWER_OPEN,
     CLOSED_BOOK_INSTRUCTIONS,
     INSTRUCTIONS,
-    build_prompt,
 )
 
 if TYPE_CHECKING:
@@ -53,8 +52,20 @@ class BootstrapConfig:
     sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
     shuffle_passages: bool = False  # warm up on shuffled passage orders, so rank 1 is not a shortcut
     counterfactual_fraction: float = 0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
+    counterfactual_values: str = "novel"  # novel: random edits of the gold value (`novel_value`) | pool: other answers
     copy_fraction: float = 0.3  # share of warm-up examples that repeat a passage block verbatim (copy drills)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        from grpo_rag.errors import ConfigError
+
+        if self.counterfactual_values not in ("novel", "pool"):
+            raise ConfigError(
+                f"bootstrap.counterfactual_values: expected novel or pool, got {self.counterfactual_values!r}"
+            )
+        for name in ("counterfactual_fraction", "copy_fraction"):
+            if not 0.0 <= getattr(self, name) <= (0.99 if name == "copy_fraction" else 1.0):
+                raise ConfigError(f"bootstrap.{name}: expected a share in [0, 1), got {getattr(self, name)}")
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -98,15 +109,54 @@ def build_model(tokenizer: PreTrainedTokenizerFast, cfg: BootstrapConfig) -> Lla
     return LlamaForCausalLM(config)
 
 
-def tokenizer_texts(corpus: Dataset, qa: Dataset) -> list[str]:
+def tokenizer_texts(corpus: Dataset, qa: Dataset, options: PromptOptions | None = None) -> list[str]:
     """What the tokenizer learns from: passages, titles, questions, answers and the fixed prompt text."""
+    options = options or PromptOptions()
     texts = list(corpus["text"]) + list(corpus["title"]) + list(qa["question"])
     texts += [a for answers in qa["answers"] for a in answers]
-    texts += [INSTRUCTIONS, CLOSED_BOOK_INSTRUCTIONS, f"Question: Answer: {ABSTAIN_ANSWER} [1] [2] [3]"] * 50
-    return texts
+    fixed = [
+        INSTRUCTIONS if options.instructions is None else options.instructions,
+        CLOSED_BOOK_INSTRUCTIONS if options.closed_book_instructions is None else options.closed_book_instructions,
+        f"Question: Answer: {ABSTAIN_ANSWER} [1] [2] [3]",
+    ]
+    return texts + fixed * 50
 
 
-def counterfactual(row: dict[str, Any], value: str) -> dict[str, Any]:
+_VOWELS = "aeiouy"
+_CONSONANTS = "bcdfghjklmnpqrstvwxz"
+
+
+def novel_value(value: str, rng: random.Random) -> str:
+    """A value of the same shape that no training answer has: digits redrawn, or the letters of a one-word value.
+
+    "57 degrees" -> "83 degrees", "Drygrur" -> "Klosvex". Unlike a value taken from other answers, it cannot
+    be recalled from training, so only copying it out of the passage predicts it.
+    """
+
+    def redraw(ch: str, first: bool) -> str:
+        if ch.isdigit():
+            return rng.choice("123456789" if first else "0123456789")
+        low = ch.lower()
+        pool = _VOWELS if low in _VOWELS else _CONSONANTS if low in _CONSONANTS else None
+        if pool is None:
+            return ch
+        new = rng.choice(pool)
+        return new.upper() if ch.isupper() else new
+
+    has_digits = any(ch.isdigit() for ch in value)
+    one_word = len(value.split()) == 1
+    out = []
+    for word in value.split(" "):
+        if has_digits:
+            out.append("".join(redraw(c, i == 0) if c.isdigit() else c for i, c in enumerate(word)))
+        elif one_word:
+            out.append("".join(redraw(c, False) for c in word))
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
+def counterfactual(row: dict[str, Any], value: str, options: PromptOptions | None = None) -> dict[str, Any]:
     """The row with its answer replaced by `value` in the gold passages and the target.
 
     With values drawn at random, memorising "entity -> value" cannot lower the loss; only reading the
@@ -122,11 +172,12 @@ def counterfactual(row: dict[str, Any], value: str) -> dict[str, Any]:
     out["passages"] = [pattern.sub(lambda _: value, p) if i in hits else p
                        for i, p in enumerate(row["passages"])]
     out["answers"] = [value]
-    out["prompt"] = build_prompt(row["question"], out["passages"], row["passage_titles"])
+    out["prompt"] = (options or PromptOptions()).render(row["question"], out["passages"], row["passage_titles"])
     return out
 
 
-def sft_examples(prepared: Dataset, cfg: BootstrapConfig, epochs: int) -> Dataset:
+def sft_examples(prepared: Dataset, cfg: BootstrapConfig, epochs: int,
+                 options: PromptOptions | None = None) -> Dataset:
     """Prompt/completion pairs for the warm start, with passages reshuffled per epoch when configured."""
     rng = random.Random(cfg.seed)
     prompts: list[str] = []
@@ -134,10 +185,15 @@ def sft_examples(prepared: Dataset, cfg: BootstrapConfig, epochs: int) -> Datase
     pool = [a[0] for a in prepared["answers"] if a]
     for _ in range(epochs):
         for row in prepared:
-            if pool and rng.random() < cfg.counterfactual_fraction:
-                row = counterfactual(row, rng.choice(pool))
+            if pool and row["answers"] and rng.random() < cfg.counterfactual_fraction:
+                value = (
+                    novel_value(row["answers"][0], rng)
+                    if cfg.counterfactual_values == "novel"
+                    else rng.choice(pool)
+                )
+                row = counterfactual(row, value, options)
             if cfg.shuffle_passages:
-                row = shuffled_passages(row, rng)
+                row = shuffled_passages(row, rng, options)
             prompts.append(row["prompt"])
             completions.append(
                 gold_completion(row["answers"], row["passage_ids"], row["gold_ids"], row["answerable"])
@@ -159,6 +215,7 @@ def warm_start(
     prepared: Dataset,
     cfg: BootstrapConfig,
     work_dir: Path,
+    options: PromptOptions | None = None,
 ) -> list[dict[str, Any]]:
     """Supervised warm start with TRL's SFTTrainer; returns its log history."""
     from trl import SFTConfig, SFTTrainer
@@ -184,7 +241,8 @@ def warm_start(
         dataloader_num_workers=0,
     )
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=sft_examples(prepared, cfg, epochs), processing_class=tokenizer
+        model=model, args=args, train_dataset=sft_examples(prepared, cfg, epochs, options),
+        processing_class=tokenizer
     )
     trainer.train()
     return list(trainer.state.log_history)
@@ -220,7 +278,7 @@ def bootstrap(run: RunConfig, out_dir: str | None = None, force: bool = False) -
 
     from grpo_rag.data import load_corpus
     from grpo_rag.errors import ConfigError
-    from grpo_rag.prepare import PromptOptions, prepare_split
+    from grpo_rag.prepare import prepare_split, prompt_options
 
     target = Path(out_dir or run.model.name_or_path)
     if (target / "config.json").is_file() and not force:
@@ -229,11 +287,12 @@ def bootstrap(run: RunConfig, out_dir: str | None = None, force: bool = False) -
     start = time.time()
     torch.manual_seed(cfg.seed)
     corpus = load_corpus(run.data.corpus)
-    # Same retrieval and prompts as training (BM25 order, k from the config), without the cache.
-    prepared = prepare_split(run, run.data.train, PromptOptions(k=run.retrieval.k), None)
-    tokenizer = train_tokenizer(tokenizer_texts(corpus, prepared), cfg.vocab_size)
+    # Same retrieval and prompts as training (BM25 order, k and instructions from the config), no cache.
+    options = prompt_options(run, chat=False)
+    prepared = prepare_split(run, run.data.train, options, None)
+    tokenizer = train_tokenizer(tokenizer_texts(corpus, prepared, options), cfg.vocab_size)
     model = build_model(tokenizer, cfg)
-    history = warm_start(model, tokenizer, prepared, cfg, target.with_name(f".{target.name}.work"))
+    history = warm_start(model, tokenizer, prepared, cfg, target.with_name(f".{target.name}.work"), options)
     info = {
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),

@@ -82,6 +82,17 @@ class RetrievalConfig:
 
 
 @dataclass
+class PromptConfig:
+    """Instruction text at the top of each prompt; the answer format itself is fixed (`prompts.py`).
+
+    Small models pay for every prompt token: the quickstart uses a short instruction for the embedded model.
+    """
+
+    instructions: str | None = None  # with passages; null = the built-in `prompts.INSTRUCTIONS`
+    closed_book_instructions: str | None = None  # without passages; null = `prompts.CLOSED_BOOK_INSTRUCTIONS`
+
+
+@dataclass
 class RewardConfig:
     """One reward: a registered name, `package.module:function` or `path/file.py:function`."""
 
@@ -130,6 +141,7 @@ class RunConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     data: DataConfig = field(default_factory=DataConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
     rewards: list[RewardConfig] = field(default_factory=lambda: [RewardConfig("exact_match")])
     training: dict[str, Any] = field(default_factory=dict)  # GRPOConfig fields, checked at load
     eval: EvalConfig = field(default_factory=EvalConfig)

@@ -39,9 +39,16 @@ class PromptOptions:
     per_domain_k: tuple[tuple[str, int], ...] = ()  # overrides of k for questions of a given domain
     chat: bool = False  # emit conversational messages (for tokenizers with a chat template)
     context: Context = "retrieved"
+    instructions: str | None = None  # None = prompts.INSTRUCTIONS
+    closed_book_instructions: str | None = None  # None = prompts.CLOSED_BOOK_INSTRUCTIONS
 
     def k_for(self, domain: str) -> int:
         return dict(self.per_domain_k).get(domain, self.k)
+
+    def render(self, question: str, passages: Sequence[str], titles: Sequence[str] | None = None) -> Any:
+        """The prompt for one question with these options (text, or chat messages)."""
+        return build_prompt(question, passages, titles, chat=self.chat, instructions=self.instructions,
+                            closed_book_instructions=self.closed_book_instructions)
 
 
 def attach_context(
@@ -81,7 +88,7 @@ def attach_context(
     for question, row_hits in zip(questions, hits, strict=True):
         texts = [h[2] for h in row_hits]
         titles = [h[1] for h in row_hits]
-        cols["prompt"].append(build_prompt(question, texts, titles, chat=options.chat))
+        cols["prompt"].append(options.render(question, texts, titles))
         cols["passages"].append(texts)
         cols["passage_ids"].append([h[0] for h in row_hits])
         cols["passage_titles"].append(titles)
@@ -105,7 +112,8 @@ def gold_completion(answers: Sequence[str], passage_ids: Sequence[str], gold_ids
     return format_target(answers[0], cites)
 
 
-def shuffled_passages(row: dict[str, Any], rng: random.Random, chat: bool = False) -> dict[str, Any]:
+def shuffled_passages(row: dict[str, Any], rng: random.Random,
+                      options: PromptOptions | None = None) -> dict[str, Any]:
     """Return a copy of a prepared row with its passages in a random order and the prompt rebuilt.
 
     Used for supervised warm-up so that a model cannot learn "the answer is always in passage [1]".
@@ -115,7 +123,7 @@ def shuffled_passages(row: dict[str, Any], rng: random.Random, chat: bool = Fals
     out = dict(row)
     for key in ("passages", "passage_ids", "passage_titles"):
         out[key] = [row[key][i] for i in order]
-    out["prompt"] = build_prompt(row["question"], out["passages"], out["passage_titles"], chat=chat)
+    out["prompt"] = (options or PromptOptions()).render(row["question"], out["passages"], out["passage_titles"])
     return out
 
 
@@ -135,6 +143,8 @@ def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> Pr
         per_domain_k=tuple(sorted(r.per_domain_k.items())),
         chat=chat,
         context=context,  # type: ignore[arg-type]
+        instructions=cfg.prompt.instructions,
+        closed_book_instructions=cfg.prompt.closed_book_instructions,
     )
 
 

@@ -60,12 +60,18 @@ def build_prompt(
     titles: Sequence[str] | None = None,
     *,
     chat: bool = False,
+    instructions: str | None = None,
+    closed_book_instructions: str | None = None,
 ) -> str | list[dict[str, str]]:
     """Build the prompt for one question: plain text, or TRL conversational messages when `chat` is True.
 
-    With no passages the closed-book instructions are used and no passage block is emitted.
+    With no passages the closed-book instructions are used and no passage block is emitted. The
+    instruction texts default to `INSTRUCTIONS` / `CLOSED_BOOK_INSTRUCTIONS` (config: `prompt:`).
     """
-    instructions = INSTRUCTIONS if passages else CLOSED_BOOK_INSTRUCTIONS
+    if passages:
+        instructions = INSTRUCTIONS if instructions is None else instructions
+    else:
+        instructions = CLOSED_BOOK_INSTRUCTIONS if closed_book_instructions is None else closed_book_instructions
     context = f"{format_passages(passages, titles)}\n\n" if passages else ""
     question_line = f"Question: {_one_line(question)}"
     if chat:

@@ -83,3 +83,14 @@ def test_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="python/object"):
         bad.write_text("model: !!python/object/apply:os.system ['true']\n")
         load_config(bad)
+
+
+def test_prompt_section_reaches_the_prompts() -> None:
+    from grpo_rag.prepare import prompt_options
+
+    cfg = from_dict({"prompt": {"instructions": "Cite [n]."}})
+    options = prompt_options(cfg, chat=False)
+    assert options.instructions == "Cite [n]." and options.closed_book_instructions is None
+    assert options.render("Q?", ["p"]).startswith("Cite [n].\n\n[1] p")
+    with pytest.raises(ConfigError, match="prompt: unknown key 'instruction'"):
+        from_dict({"prompt": {"instruction": "x"}})

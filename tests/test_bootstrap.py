@@ -1,0 +1,115 @@
+"""The embedded model's builder: tokenizer, counterfactual warm-up data, reproducible bootstrap."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from datasets import Dataset
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grpo_rag.bootstrap import BootstrapConfig, counterfactual, novel_value, sft_examples, train_tokenizer
+from grpo_rag.config import from_dict
+from grpo_rag.errors import ConfigError
+from grpo_rag.prepare import PromptOptions
+
+
+def _row(answer: str = "57 degrees") -> dict[str, Any]:
+    passages = [f"The tilt of Ab-Cd is {answer}.", "The tilt of Ab-Ef is 12 degrees."]
+    options = PromptOptions(instructions="Short.")
+    return {
+        "question": "What is the tilt of Ab-Cd?",
+        "answers": [answer],
+        "gold_ids": ["g"],
+        "passage_ids": ["g", "x"],
+        "passages": passages,
+        "passage_titles": ["", ""],
+        "answerable": True,
+        "prompt": options.render("What is the tilt of Ab-Cd?", passages, ["", ""]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern"),
+    [
+        ("57 degrees", r"[1-9][0-9] degrees"),
+        ("1995", r"[1-9][0-9]{3}"),
+        ("Drygrur", r"[A-Z][a-z]{6}"),
+        ("heart", r"[a-z]{5}"),
+        ("North Port", r"North Port"),  # several words without digits: kept (no safe edit)
+        ("", r""),
+    ],
+)
+def test_novel_value_keeps_the_shape(value: str, pattern: str) -> None:
+    assert re.fullmatch(pattern, novel_value(value, random.Random(1)))
+
+
+def test_novel_values_are_mostly_new() -> None:
+    rng = random.Random(0)
+    assert sum(novel_value("Drygrur", rng) != "Drygrur" for _ in range(100)) >= 95
+
+
+@given(st.text(max_size=30))
+def test_novel_value_is_total(value: str) -> None:
+    out = novel_value(value, random.Random(0))
+    assert len(out) == len(value)
+
+
+def test_counterfactual_swaps_the_gold_passage_and_keeps_the_instructions() -> None:
+    options = PromptOptions(instructions="Short.")
+    out = counterfactual(_row(), "83 degrees", options)
+    assert out["answers"] == ["83 degrees"]
+    assert out["passages"][0] == "The tilt of Ab-Cd is 83 degrees." and out["passages"][1] == _row()["passages"][1]
+    assert out["prompt"].startswith("Short.\n\n") and "83 degrees" in out["prompt"]
+    assert "57 degrees" not in out["prompt"]
+
+
+def test_counterfactual_leaves_rows_it_cannot_edit() -> None:
+    row = _row()
+    row["passages"] = ["no answer here", "nor here"]
+    assert counterfactual(row, "1 degrees") is row
+
+
+def test_sft_examples_use_novel_values_and_the_configured_prompt() -> None:
+    prepared = Dataset.from_list([_row() for _ in range(20)])
+    cfg = BootstrapConfig(counterfactual_fraction=1.0, copy_fraction=0.0)
+    ds = sft_examples(prepared, cfg, epochs=1, options=PromptOptions(instructions="Short."))
+    assert len(ds) == 20
+    assert all(p.startswith("Short.") for p in ds["prompt"])
+    values = {re.search(r"<answer>(.*)</answer>", c).group(1) for c in ds["completion"]}
+    assert len(values) > 10  # new values, not the one gold value repeated
+    for prompt, completion in zip(ds["prompt"], ds["completion"], strict=True):
+        assert re.search(r"<answer>(.*)</answer>", completion).group(1) in prompt  # copyable from the passage
+
+
+def test_answer_copies_are_identity_maps_on_token_ids() -> None:
+    tok = train_tokenizer(["The routers of Ab-Cd are supplied by Drygrur."] * 20, 300)
+    passage = tok("supplied by Drygrur.", add_special_tokens=False).input_ids
+    answer = tok("<answer> Drygrur</answer>", add_special_tokens=False).input_ids
+    value = tok(" Drygrur", add_special_tokens=False).input_ids
+    assert value == passage[2 : 2 + len(value)] and answer[1 : 1 + len(value)] == value
+
+
+def test_bad_bootstrap_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="bootstrap.counterfactual_values: expected novel or pool"):
+        from_dict({"bootstrap": {"counterfactual_values": "random"}})
+    with pytest.raises(ConfigError, match="bootstrap.copy_fraction"):
+        from_dict({"bootstrap": {"copy_fraction": 1.0}})
+
+
+def test_bootstrap_is_reproducible(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    import copy
+
+    from safetensors.torch import load_file
+
+    from grpo_rag.bootstrap import bootstrap
+
+    raw = copy.deepcopy(tiny_run)
+    bootstrap(from_dict(raw), out_dir=str(tmp_path / "again"))
+    a = load_file(str(Path(raw["model"]["name_or_path"]) / "model.safetensors"))
+    b = load_file(str(tmp_path / "again" / "model.safetensors"))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
