@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from datasets import Dataset
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from grpo_rag.augment import counterfactual, novel_value
 from grpo_rag.prepare import PromptOptions, gold_completion, shuffled_passages
 from grpo_rag.prompts import (
     ABSTAIN_ANSWER,
@@ -120,60 +120,6 @@ def tokenizer_texts(corpus: Dataset, qa: Dataset, options: PromptOptions | None 
         f"Question: Answer: {ABSTAIN_ANSWER} [1] [2] [3]",
     ]
     return texts + fixed * 50
-
-
-_VOWELS = "aeiouy"
-_CONSONANTS = "bcdfghjklmnpqrstvwxz"
-
-
-def novel_value(value: str, rng: random.Random) -> str:
-    """A value of the same shape that no training answer has: digits redrawn, or the letters of a one-word value.
-
-    "57 degrees" -> "83 degrees", "Drygrur" -> "Klosvex". Unlike a value taken from other answers, it cannot
-    be recalled from training, so only copying it out of the passage predicts it.
-    """
-
-    def redraw(ch: str, first: bool) -> str:
-        if ch.isdigit():
-            return rng.choice("123456789" if first else "0123456789")
-        low = ch.lower()
-        pool = _VOWELS if low in _VOWELS else _CONSONANTS if low in _CONSONANTS else None
-        if pool is None:
-            return ch
-        new = rng.choice(pool)
-        return new.upper() if ch.isupper() else new
-
-    has_digits = any(ch.isdigit() for ch in value)
-    one_word = len(value.split()) == 1
-    out = []
-    for word in value.split(" "):
-        if has_digits:
-            out.append("".join(redraw(c, i == 0) if c.isdigit() else c for i, c in enumerate(word)))
-        elif one_word:
-            out.append("".join(redraw(c, False) for c in word))
-        else:
-            out.append(word)
-    return " ".join(out)
-
-
-def counterfactual(row: dict[str, Any], value: str, options: PromptOptions | None = None) -> dict[str, Any]:
-    """The row with its answer replaced by `value` in the gold passages and the target.
-
-    With values drawn at random, memorising "entity -> value" cannot lower the loss; only reading the
-    value out of the passage can, which is the skill retrieval-augmented answering needs.
-    """
-    answer = row["answers"][0] if row["answers"] else None
-    gold = set(row["gold_ids"])
-    hits = [i for i, pid in enumerate(row["passage_ids"]) if pid in gold]
-    pattern = re.compile(rf"(?<!\w){re.escape(answer)}(?!\w)") if answer else None
-    if pattern is None or not hits or any(not pattern.search(row["passages"][i]) for i in hits):
-        return row
-    out = dict(row)
-    out["passages"] = [pattern.sub(lambda _: value, p) if i in hits else p
-                       for i, p in enumerate(row["passages"])]
-    out["answers"] = [value]
-    out["prompt"] = (options or PromptOptions()).render(row["question"], out["passages"], row["passage_titles"])
-    return out
 
 
 def sft_examples(prepared: Dataset, cfg: BootstrapConfig, epochs: int,

@@ -60,6 +60,13 @@ class DataConfig:
     eval: str = "data/demo/heldout.jsonl"  # held-out QA used by `grpo-rag eval`
     max_train_samples: int | None = None  # cap on training questions (after a seeded shuffle)
     max_eval_samples: int | None = None
+    # Share of training questions whose gold value is swapped, in the passage and the answer, for a novel
+    # value (`augment.py`): the policy is rewarded for reading the passage, not for recalling the value.
+    counterfactual_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.counterfactual_fraction <= 1.0:
+            raise ConfigError(f"data.counterfactual_fraction: expected a share in [0, 1], got {self.counterfactual_fraction}")
 
 
 @dataclass

@@ -19,6 +19,7 @@ import torch
 from transformers import TrainerCallback, set_seed
 from transformers.trainer_callback import ProgressCallback
 
+from grpo_rag.augment import augment_dataset
 from grpo_rag.config import RunConfig, dump_config, make_grpo_config
 from grpo_rag.data import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
@@ -190,6 +191,8 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
                      cfg.model.chat_template)
     train_ds = prepare_split(cfg, cfg.data.train, prompt_options(cfg, chat), out / "prepared-train",
                              cfg.data.max_train_samples)
+    train_ds = augment_dataset(train_ds, cfg.data.counterfactual_fraction, int(cfg.training.get("seed", 0)),
+                               prompt_options(cfg, chat))
     funcs, weights = build_reward_funcs(cfg.rewards)
     model, tok = load_model(cfg.model)
     args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from datasets import Dataset
-from hypothesis import given
-from hypothesis import strategies as st
 
-from grpo_rag.bootstrap import BootstrapConfig, counterfactual, novel_value, sft_examples, train_tokenizer
+from grpo_rag.bootstrap import BootstrapConfig, sft_examples, train_tokenizer
 from grpo_rag.config import from_dict
 from grpo_rag.errors import ConfigError
 from grpo_rag.prepare import PromptOptions
@@ -31,47 +28,6 @@ def _row(answer: str = "57 degrees") -> dict[str, Any]:
         "answerable": True,
         "prompt": options.render("What is the tilt of Ab-Cd?", passages, ["", ""]),
     }
-
-
-@pytest.mark.parametrize(
-    ("value", "pattern"),
-    [
-        ("57 degrees", r"[1-9][0-9] degrees"),
-        ("1995", r"[1-9][0-9]{3}"),
-        ("Drygrur", r"[A-Z][a-z]{6}"),
-        ("heart", r"[a-z]{5}"),
-        ("North Port", r"North Port"),  # several words without digits: kept (no safe edit)
-        ("", r""),
-    ],
-)
-def test_novel_value_keeps_the_shape(value: str, pattern: str) -> None:
-    assert re.fullmatch(pattern, novel_value(value, random.Random(1)))
-
-
-def test_novel_values_are_mostly_new() -> None:
-    rng = random.Random(0)
-    assert sum(novel_value("Drygrur", rng) != "Drygrur" for _ in range(100)) >= 95
-
-
-@given(st.text(max_size=30))
-def test_novel_value_is_total(value: str) -> None:
-    out = novel_value(value, random.Random(0))
-    assert len(out) == len(value)
-
-
-def test_counterfactual_swaps_the_gold_passage_and_keeps_the_instructions() -> None:
-    options = PromptOptions(instructions="Short.")
-    out = counterfactual(_row(), "83 degrees", options)
-    assert out["answers"] == ["83 degrees"]
-    assert out["passages"][0] == "The tilt of Ab-Cd is 83 degrees." and out["passages"][1] == _row()["passages"][1]
-    assert out["prompt"].startswith("Short.\n\n") and "83 degrees" in out["prompt"]
-    assert "57 degrees" not in out["prompt"]
-
-
-def test_counterfactual_leaves_rows_it_cannot_edit() -> None:
-    row = _row()
-    row["passages"] = ["no answer here", "nor here"]
-    assert counterfactual(row, "1 degrees") is row
 
 
 def test_sft_examples_use_novel_values_and_the_configured_prompt() -> None:

@@ -94,3 +94,9 @@ def test_prompt_section_reaches_the_prompts() -> None:
     assert options.render("Q?", ["p"]).startswith("Cite [n].\n\n[1] p")
     with pytest.raises(ConfigError, match="prompt: unknown key 'instruction'"):
         from_dict({"prompt": {"instruction": "x"}})
+
+
+def test_counterfactual_fraction_is_a_share() -> None:
+    assert from_dict({"data": {"counterfactual_fraction": 0.5}}).data.counterfactual_fraction == 0.5
+    with pytest.raises(ConfigError, match=r"data.counterfactual_fraction: expected a share in \[0, 1\]"):
+        from_dict({"data": {"counterfactual_fraction": 1.5}})

@@ -128,3 +128,18 @@ def test_training_and_eval_make_no_network_calls(
     train(cfg)
     evaluate(cfg, tmp_path / "run", tmp_path / "eval")
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # set for local model folders
+
+
+def test_counterfactual_fraction_swaps_training_answers(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    from grpo_rag.train import build_trainer
+
+    raw = copy.deepcopy(tiny_run)
+    raw["training"]["output_dir"] = str(tmp_path / "run")
+    raw["data"]["counterfactual_fraction"] = 1.0
+    trainer, _ = build_trainer(from_dict(raw))
+    rows = list(trainer.train_dataset)
+    originals = [json.loads(line)["answers"] for line in Path(raw["data"]["train"]).read_text().splitlines()]
+    changed = [r for r in rows if r["answers"] not in originals]
+    assert changed, "no answer was swapped"
+    for r in changed:  # the swapped value is what the gold passage now says and what the prompt shows
+        assert r["answers"][0] in r["prompt"]

@@ -1,0 +1,94 @@
+"""Counterfactual augmentation: novel values of the same shape, swapped into the gold passage only."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import pytest
+from datasets import Dataset
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grpo_rag.augment import augment_dataset, counterfactual, novel_value
+from grpo_rag.prepare import PromptOptions
+
+
+def _row(answer: str = "57 degrees") -> dict[str, Any]:
+    passages = [f"The tilt of Ab-Cd is {answer}.", "The tilt of Ab-Ef is 12 degrees."]
+    options = PromptOptions(instructions="Short.")
+    return {
+        "question": "What is the tilt of Ab-Cd?",
+        "answers": [answer],
+        "gold_ids": ["g"],
+        "passage_ids": ["g", "x"],
+        "passages": passages,
+        "passage_titles": ["", ""],
+        "answerable": True,
+        "prompt": options.render("What is the tilt of Ab-Cd?", passages, ["", ""]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern"),
+    [
+        ("57 degrees", r"[1-9][0-9] degrees"),
+        ("1995", r"[1-9][0-9]{3}"),
+        ("Drygrur", r"[A-Z][a-z]{6}"),
+        ("heart", r"[a-z]{5}"),
+        ("North Port", r"North Port"),  # several words without digits: kept (no safe edit)
+        ("", r""),
+    ],
+)
+def test_novel_value_keeps_the_shape(value: str, pattern: str) -> None:
+    assert re.fullmatch(pattern, novel_value(value, random.Random(1)))
+
+
+def test_novel_values_are_mostly_new() -> None:
+    rng = random.Random(0)
+    assert sum(novel_value("Drygrur", rng) != "Drygrur" for _ in range(100)) >= 95
+
+
+@given(st.text(max_size=30))
+def test_novel_value_is_total(value: str) -> None:
+    out = novel_value(value, random.Random(0))
+    assert len(out) == len(value)
+
+
+def test_counterfactual_swaps_the_gold_passage_and_keeps_the_instructions() -> None:
+    options = PromptOptions(instructions="Short.")
+    out = counterfactual(_row(), "83 degrees", options)
+    assert out["answers"] == ["83 degrees"]
+    assert (
+        out["passages"][0] == "The tilt of Ab-Cd is 83 degrees."
+        and out["passages"][1] == _row()["passages"][1]
+    )
+    assert out["prompt"].startswith("Short.\n\n") and "83 degrees" in out["prompt"]
+    assert "57 degrees" not in out["prompt"]
+
+
+def test_counterfactual_leaves_rows_it_cannot_edit() -> None:
+    row = _row()
+    row["passages"] = ["no answer here", "nor here"]
+    assert counterfactual(row, "1 degrees") is row
+
+
+def test_augment_dataset_is_seeded_and_swaps_the_requested_share() -> None:
+    prepared = Dataset.from_list([_row() for _ in range(200)])
+    options = PromptOptions(instructions="Short.")
+    a = augment_dataset(prepared, 0.5, seed=3, options=options)
+    b = augment_dataset(prepared, 0.5, seed=3, options=options)
+    assert a["answers"] == b["answers"] and a.features == prepared.features
+    swapped = sum(ans != ["57 degrees"] for ans in a["answers"])
+    assert 70 <= swapped <= 130
+    for row in a:
+        assert row["answers"][0] in row["passages"][0] and row["answers"][0] in row["prompt"]
+    assert augment_dataset(prepared, 0.0, seed=3, options=options) is prepared
+
+
+def test_unanswerable_rows_are_left_alone() -> None:
+    row = _row()
+    row["answerable"] = False
+    prepared = Dataset.from_list([row] * 10)
+    assert augment_dataset(prepared, 1.0, seed=0, options=PromptOptions())["answers"] == [["57 degrees"]] * 10
