@@ -71,14 +71,52 @@ def counterfactual(row: dict[str, Any], value: str, options: PromptOptions | Non
     return out
 
 
-def augment_dataset(prepared: Dataset, fraction: float, seed: int, options: PromptOptions) -> Dataset:
-    """A copy of prepared rows where a seeded `fraction` of the answerable ones carry novel gold values."""
+def shape(value: str, domain: str = "") -> tuple[str, ...]:
+    """What a swapped-in value must share with the original: domain, word count, digit counts, unit words."""
+    has_digits = any(ch.isdigit() for ch in value)
+    words = tuple(
+        f"<{sum(c.isdigit() for c in w)} digits>"
+        if any(c.isdigit() for c in w)
+        else (w if has_digits else "<word>")
+        for w in value.split()
+    )
+    return (domain, *words)
+
+
+class ValueSource:
+    """Draws counterfactual values: `novel` ones (`novel_value`) or `pool`: another answer of the same shape.
+
+    Pool values are real answers of other questions (same domain, words, digit counts and units), so the
+    swapped prompt stays in distribution while the entity -> value pairing is new.
+    """
+
+    def __init__(self, prepared: Dataset, mode: str, rng: random.Random) -> None:
+        self.mode, self.rng = mode, rng
+        self.pool: dict[tuple[str, ...], list[str]] = {}
+        domains = prepared["domain"] if "domain" in prepared.column_names else [""] * len(prepared)
+        for answers, domain in zip(prepared["answers"], domains, strict=True):
+            if answers:
+                self.pool.setdefault(shape(answers[0], domain), []).append(answers[0])
+
+    def draw(self, value: str, domain: str) -> str:
+        if self.mode == "novel":
+            return novel_value(value, self.rng)
+        candidates = self.pool.get(shape(value, domain), [])
+        others = [c for c in candidates if c != value]
+        return self.rng.choice(others) if others else novel_value(value, self.rng)
+
+
+def augment_dataset(
+    prepared: Dataset, fraction: float, seed: int, options: PromptOptions, values: str = "pool"
+) -> Dataset:
+    """A copy of prepared rows where a seeded `fraction` of the answerable ones carry swapped gold values."""
     if fraction <= 0:
         return prepared
     rng = random.Random(seed)
+    source = ValueSource(prepared, values, rng)
     rows = []
     for row in prepared:
         if row["answers"] and row.get("answerable", True) and rng.random() < fraction:
-            row = counterfactual(row, novel_value(row["answers"][0], rng), options)
+            row = counterfactual(row, source.draw(row["answers"][0], row.get("domain", "")), options)
         rows.append(row)
     return Dataset.from_list(rows, features=prepared.features)

@@ -20,7 +20,7 @@ from datasets import Dataset
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from grpo_rag.augment import counterfactual, novel_value
+from grpo_rag.augment import ValueSource, counterfactual
 from grpo_rag.prepare import PromptOptions, gold_completion, shuffled_passages
 from grpo_rag.prompts import (
     ABSTAIN_ANSWER,
@@ -52,7 +52,7 @@ class BootstrapConfig:
     sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
     shuffle_passages: bool = False  # warm up on shuffled passage orders, so rank 1 is not a shortcut
     counterfactual_fraction: float = 0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
-    counterfactual_values: str = "novel"  # novel: random edits of the gold value (`novel_value`) | pool: other answers
+    counterfactual_values: str = "novel"  # novel: random edits of the value | pool: a same-shape answer (augment.py)
     copy_fraction: float = 0.3  # share of warm-up examples that repeat a passage block verbatim (copy drills)
     seed: int = 0
 
@@ -128,15 +128,11 @@ def sft_examples(prepared: Dataset, cfg: BootstrapConfig, epochs: int,
     rng = random.Random(cfg.seed)
     prompts: list[str] = []
     completions: list[str] = []
-    pool = [a[0] for a in prepared["answers"] if a]
+    source = ValueSource(prepared, cfg.counterfactual_values, rng)
     for _ in range(epochs):
         for row in prepared:
-            if pool and row["answers"] and rng.random() < cfg.counterfactual_fraction:
-                value = (
-                    novel_value(row["answers"][0], rng)
-                    if cfg.counterfactual_values == "novel"
-                    else rng.choice(pool)
-                )
+            if row["answers"] and rng.random() < cfg.counterfactual_fraction:
+                value = source.draw(row["answers"][0], row.get("domain", ""))
                 row = counterfactual(row, value, options)
             if cfg.shuffle_passages:
                 row = shuffled_passages(row, rng, options)

@@ -63,8 +63,10 @@ class DataConfig:
     # Share of training questions whose gold value is swapped, in the passage and the answer, for a novel
     # value (`augment.py`): the policy is rewarded for reading the passage, not for recalling the value.
     counterfactual_fraction: float = 0.0
+    counterfactual_values: str = "pool"  # pool: another answer of the same shape | novel: random edits
 
     def __post_init__(self) -> None:
+        _one_of("data.counterfactual_values", self.counterfactual_values, ("pool", "novel"))
         if not 0.0 <= self.counterfactual_fraction <= 1.0:
             raise ConfigError(f"data.counterfactual_fraction: expected a share in [0, 1], got {self.counterfactual_fraction}")
 

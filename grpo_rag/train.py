@@ -192,7 +192,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     train_ds = prepare_split(cfg, cfg.data.train, prompt_options(cfg, chat), out / "prepared-train",
                              cfg.data.max_train_samples)
     train_ds = augment_dataset(train_ds, cfg.data.counterfactual_fraction, int(cfg.training.get("seed", 0)),
-                               prompt_options(cfg, chat))
+                               prompt_options(cfg, chat), cfg.data.counterfactual_values)
     funcs, weights = build_reward_funcs(cfg.rewards)
     model, tok = load_model(cfg.model)
     args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False)

@@ -11,7 +11,7 @@ from datasets import Dataset
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grpo_rag.augment import augment_dataset, counterfactual, novel_value
+from grpo_rag.augment import ValueSource, augment_dataset, counterfactual, novel_value, shape
 from grpo_rag.prepare import PromptOptions
 
 
@@ -92,3 +92,25 @@ def test_unanswerable_rows_are_left_alone() -> None:
     row["answerable"] = False
     prepared = Dataset.from_list([row] * 10)
     assert augment_dataset(prepared, 1.0, seed=0, options=PromptOptions())["answers"] == [["57 degrees"]] * 10
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("57 degrees", ("d", "<2 digits>", "degrees")),
+        ("Drygrur", ("d", "<word>")),
+        ("North Port", ("d", "<word>", "<word>")),
+    ],
+)
+def test_shape(value: str, expected: tuple[str, ...]) -> None:
+    assert shape(value, "d") == expected
+
+
+def test_pool_values_are_other_answers_of_the_same_shape() -> None:
+    rows = [_row(v) for v in ("57 degrees", "12 degrees", "33 degrees", "450 kW", "Drygrur")]
+    for row, dom in zip(rows, ("a", "a", "a", "a", "a"), strict=True):
+        row["domain"] = dom
+    source = ValueSource(Dataset.from_list(rows), "pool", random.Random(0))
+    drawn = {source.draw("57 degrees", "a") for _ in range(50)}
+    assert drawn == {"12 degrees", "33 degrees"}
+    assert source.draw("57 degrees", "other-domain") != "57 degrees"  # no same-shape answer: a novel value
