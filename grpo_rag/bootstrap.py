@@ -51,8 +51,12 @@ class BootstrapConfig:
     sft_learning_rate: float = 3e-3
     sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
     shuffle_passages: bool = False  # warm up on shuffled passage orders, so rank 1 is not a shortcut
-    counterfactual_fraction: float = 0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
-    counterfactual_values: str = "novel"  # novel: random edits of the value | pool: a same-shape answer (augment.py)
+    counterfactual_fraction: float = (
+        0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
+    )
+    counterfactual_values: str = (
+        "novel"  # novel: random edits of the value | pool: a same-shape answer (augment.py)
+    )
     copy_fraction: float = 0.3  # share of warm-up examples that repeat a passage block verbatim (copy drills)
     seed: int = 0
 
@@ -116,14 +120,17 @@ def tokenizer_texts(corpus: Dataset, qa: Dataset, options: PromptOptions | None 
     texts += [a for answers in qa["answers"] for a in answers]
     fixed = [
         INSTRUCTIONS if options.instructions is None else options.instructions,
-        CLOSED_BOOK_INSTRUCTIONS if options.closed_book_instructions is None else options.closed_book_instructions,
+        CLOSED_BOOK_INSTRUCTIONS
+        if options.closed_book_instructions is None
+        else options.closed_book_instructions,
         f"Question: Answer: {ABSTAIN_ANSWER} [1] [2] [3]",
     ]
     return texts + fixed * 50
 
 
-def sft_examples(prepared: Dataset, cfg: BootstrapConfig, epochs: int,
-                 options: PromptOptions | None = None) -> Dataset:
+def sft_examples(
+    prepared: Dataset, cfg: BootstrapConfig, epochs: int, options: PromptOptions | None = None
+) -> Dataset:
     """Prompt/completion pairs for the warm start, with passages reshuffled per epoch when configured."""
     rng = random.Random(cfg.seed)
     prompts: list[str] = []
@@ -183,15 +190,18 @@ def warm_start(
         dataloader_num_workers=0,
     )
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=sft_examples(prepared, cfg, epochs, options),
-        processing_class=tokenizer
+        model=model,
+        args=args,
+        train_dataset=sft_examples(prepared, cfg, epochs, options),
+        processing_class=tokenizer,
     )
     trainer.train()
     return list(trainer.state.log_history)
 
 
-def save_model(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, out_dir: Path,
-               info: dict[str, Any]) -> None:
+def save_model(
+    model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, out_dir: Path, info: dict[str, Any]
+) -> None:
     """Write model, tokenizer and `bootstrap.json` into a temp folder, then rename it into place."""
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")

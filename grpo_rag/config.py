@@ -68,7 +68,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         _one_of("data.counterfactual_values", self.counterfactual_values, ("pool", "novel"))
         if not 0.0 <= self.counterfactual_fraction <= 1.0:
-            raise ConfigError(f"data.counterfactual_fraction: expected a share in [0, 1], got {self.counterfactual_fraction}")
+            raise ConfigError(
+                f"data.counterfactual_fraction: expected a share in [0, 1], got {self.counterfactual_fraction}"
+            )
 
 
 @dataclass
@@ -231,8 +233,11 @@ def _build(cls: Any, raw: Any, where: str) -> Any:
         if key not in fields:
             raise _unknown(where, str(key), list(fields))
         kwargs[key] = _coerce(f"{where}.{key}" if where else key, value, hints[key])
-    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise ConfigError(f"{where}: missing required key '{missing[0]}'")
     try:

@@ -71,7 +71,9 @@ def build_prompt(
     if passages:
         instructions = INSTRUCTIONS if instructions is None else instructions
     else:
-        instructions = CLOSED_BOOK_INSTRUCTIONS if closed_book_instructions is None else closed_book_instructions
+        instructions = (
+            CLOSED_BOOK_INSTRUCTIONS if closed_book_instructions is None else closed_book_instructions
+        )
     context = f"{format_passages(passages, titles)}\n\n" if passages else ""
     question_line = f"Question: {_one_line(question)}"
     if chat:

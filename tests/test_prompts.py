@@ -83,7 +83,9 @@ def test_format_target_rejects_what_cannot_round_trip(answer: str, citations: li
 def test_configured_instructions_replace_the_defaults() -> None:
     plain = build_prompt("Q?", ["p"], instructions="Short.", closed_book_instructions="Closed.")
     assert plain.startswith("Short.\n\n[1] p")
-    assert build_prompt("Q?", [], instructions="Short.", closed_book_instructions="Closed.").startswith("Closed.")
+    assert build_prompt("Q?", [], instructions="Short.", closed_book_instructions="Closed.").startswith(
+        "Closed."
+    )
     # None keeps the built-in text; an explicit empty string is honoured as "no instructions".
     assert build_prompt("Q?", ["p"], instructions=None).startswith(INSTRUCTIONS)
     assert build_prompt("Q?", ["p"], instructions="").startswith("\n\n[1] p")
