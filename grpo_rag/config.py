@@ -339,6 +339,9 @@ def _check_cross_fields(cfg: RunConfig) -> None:
             resolve(spec.name)
         except Exception as exc:
             raise ConfigError(f"rewards[{i}].name: {exc}") from None
+    for i, spec in enumerate(cfg.rewards):
+        if spec.name == "search_budget" and cfg.rollout.mode != "multi_turn":
+            raise ConfigError(f"rewards[{i}]: search_budget scores search calls; set rollout.mode: multi_turn")
     if cfg.rollout.mode == "multi_turn" and cfg.training.get("max_tool_calling_iterations") is not None:
         raise ConfigError("training.max_tool_calling_iterations: set rollout.max_calls instead")
     if cfg.training.get("reward_weights") is not None:

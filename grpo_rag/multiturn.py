@@ -94,12 +94,16 @@ def search_settings(cfg: RunConfig) -> SearchSettings:
     """Search settings from the config: `rollout.k` (default `retrieval.k`), budget, domain restrictions."""
     r = cfg.rollout
     return SearchSettings(
-        k=r.k or cfg.retrieval.k, max_calls=r.max_calls, own_domain=r.domain_filter,
+        k=r.k or cfg.retrieval.k,
+        max_calls=r.max_calls,
+        own_domain=r.domain_filter,
         domains=tuple(cfg.retrieval.domains) if cfg.retrieval.domains else None,
     )
 
 
-def environment_factory(retriever: BM25Retriever, settings: SearchSettings) -> Callable[[], SearchEnvironment]:
+def environment_factory(
+    retriever: BM25Retriever, settings: SearchSettings
+) -> Callable[[], SearchEnvironment]:
     """The zero-argument factory TRL's `environment_factory` expects."""
 
     def make() -> SearchEnvironment:

@@ -266,13 +266,16 @@ def length(
 def search_budget(
     prompts: Sequence[Any], completions: Sequence[Any], budget: int = 2, penalty: float = 0.5, **columns: Any
 ) -> list[float | None]:
-    """Multi-turn: -penalty for each search call beyond `budget` (0 within it); None for single-shot rows."""
+    """Multi-turn: -penalty for each search call beyond `budget` (0 within it); None for rows without a count."""
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
         raise RewardError(f"search_budget: budget must be an integer >= 0, got {budget!r}")
     if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not 0 <= penalty < float("inf"):
         raise RewardError(f"search_budget: penalty must be a finite number >= 0, got {penalty!r}")
     n = len(completions)
-    calls = _column(columns, "search_calls", n, None, reward="search_budget")
+    if columns.get("search_calls") is None and n:
+        raise RewardError("search_budget: no search_calls column; it scores multi-turn rollouts (rollout.mode: "
+                          "multi_turn)")
+    calls = _column(columns, "search_calls", n, reward="search_budget")
     out: list[float | None] = []
     for c in calls:
         if c is None:

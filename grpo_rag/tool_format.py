@@ -35,8 +35,11 @@ TOOL_CHAT_TEMPLATE = (
     "{% for call in (m.tool_calls or []) %}"
     "{% set f = call.function if call.function is defined else call %}"
     "{% if f.name == 'search' and f.arguments is mapping and f.arguments|length == 1 and 'query' in f.arguments %}"
-    " " + SEARCH_OPEN + "{{ f.arguments['query'] }}" + SEARCH_CLOSE +
-    "{% else %} <call>{{ {'name': f.name, 'arguments': f.arguments} | tojson }}</call>"
+    " "
+    + SEARCH_OPEN
+    + "{{ f.arguments['query'] }}"
+    + SEARCH_CLOSE
+    + "{% else %} <call>{{ {'name': f.name, 'arguments': f.arguments} | tojson }}</call>"
     "{% endif %}"
     "{% endfor %}"
     "{{ eos_token }}"
@@ -58,7 +61,10 @@ def response_template(eos_token: str) -> dict[str, Any]:
                 "close_pattern": _escape(SEARCH_CLOSE) + r"\s*",
                 "repeats": True,
                 "content": "text",
-                "transform": {"type": "function", "function": {"name": "search", "arguments": {"query": "{content}"}}},
+                "transform": {
+                    "type": "function",
+                    "function": {"name": "search", "arguments": {"query": "{content}"}},
+                },
             },
             "content": {"close_pattern": _escape(eos_token) + r"\s*", "content": "text"},
         },
@@ -79,7 +85,10 @@ def install_tool_template(tokenizer: Any) -> Any:
     """
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = TOOL_CHAT_TEMPLATE
-    if tokenizer.chat_template == TOOL_CHAT_TEMPLATE and getattr(tokenizer, "response_template", None) is None:
+    if (
+        tokenizer.chat_template == TOOL_CHAT_TEMPLATE
+        and getattr(tokenizer, "response_template", None) is None
+    ):
         tokenizer.response_template = response_template(tokenizer.eos_token)
     return tokenizer
 
