@@ -372,3 +372,38 @@ def test_evaluation_runs_the_search_loop(
     assert rows["q2"]["gold_recall"] == 0.0
     assert metrics["search_calls"] == pytest.approx((1 + 2 + 2 + 2 + 2) / 5)
     assert "gold_recall" in (tmp_path / "eval" / "report.md").read_text()
+
+
+# --- the warm start teaches the tool-call format ----------------------------------------------------------
+@pytest.mark.parametrize("counterfactual", [0.0, 1.0])
+def test_warm_start_conversations_search_then_answer(
+    tok: Any, retriever: BM25Retriever, tiny_qa_path: Path, tiny_corpus_path: Path, counterfactual: float
+) -> None:
+    from trl.chat_template_utils import parse_response
+
+    from grpo_rag.bootstrap import BootstrapConfig, search_conversations
+    from grpo_rag.data import load_qa
+
+    corpus = load_corpus(str(tiny_corpus_path))
+    qa = load_qa(str(tiny_qa_path), set(corpus["id"])).select(range(4))
+    cfg = BootstrapConfig(search_fraction=1.0, counterfactual_fraction=counterfactual)
+    prompts, completions = search_conversations(
+        qa,
+        retriever,
+        SearchSettings(k=2, max_calls=2),
+        tok,
+        dict(zip(corpus["id"], corpus["text"], strict=True)),
+        cfg,
+        1,
+    )
+    assert len(prompts) == 4
+    for row, prompt, completion in zip(qa, prompts, completions, strict=True):
+        assert prompt.endswith("\nAnswer:") and completion.endswith(tok.eos_token)
+        turns = completion.split("\nResults:\n")
+        assert len(turns) == 2  # one search (the question itself for single-hop rows), then the answer
+        first = parse_response(tok, tok(turns[0], add_special_tokens=False)["input_ids"], prefix=prompt)
+        assert first["tool_calls"][0]["function"]["arguments"]["query"] == row["question"]
+        answer = completion.rsplit("<answer>", 1)[1].split("</answer>")[0]
+        assert answer in turns[1].rsplit("\nAnswer:", 1)[0]  # the answer is copied from a result
+        if counterfactual == 0.0:
+            assert answer == row["answers"][0]
