@@ -407,3 +407,18 @@ def test_warm_start_conversations_search_then_answer(
         assert answer in turns[1].rsplit("\nAnswer:", 1)[0]  # the answer is copied from a result
         if counterfactual == 0.0:
             assert answer == row["answers"][0]
+
+
+def test_multi_turn_bootstrap_saves_the_tool_template(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    from grpo_rag.bootstrap import bootstrap
+
+    raw = copy.deepcopy(tiny_run)
+    raw["model"]["name_or_path"] = str(tmp_path / "model")
+    raw["rollout"] = {"mode": "multi_turn", "k": 2}
+    raw["bootstrap"].update(sft_steps=2, search_fraction=1.0)
+    bootstrap(from_dict(raw))
+    tok = load_tokenizer(str(tmp_path / "model"))
+    assert tok.chat_template == TOOL_CHAT_TEMPLATE
+    assert len(tok("<search>", add_special_tokens=False)["input_ids"]) == 1
+    # The single-shot embedded model is unchanged: plain text, no template.
+    assert not load_tokenizer(tiny_run["model"]["name_or_path"]).chat_template
