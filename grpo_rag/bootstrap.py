@@ -60,9 +60,13 @@ class BootstrapConfig:
     sft_learning_rate: float = 3e-3
     sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
     shuffle_passages: bool = False  # warm up on shuffled passage orders, so rank 1 is not a shortcut
-    counterfactual_fraction: float = 0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
+    counterfactual_fraction: float = (
+        0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
+    )
     copy_fraction: float = 0.3  # share of warm-up examples that repeat a passage block verbatim (copy drills)
-    search_fraction: float = 0.5  # rollout.mode multi_turn: share of QA examples that are search conversations
+    search_fraction: float = (
+        0.5  # rollout.mode multi_turn: share of QA examples that are search conversations
+    )
     seed: int = 0
 
 
@@ -137,8 +141,9 @@ def counterfactual(row: dict[str, Any], value: str) -> dict[str, Any]:
     if pattern is None or not hits or any(not pattern.search(row["passages"][i]) for i in hits):
         return row
     out = dict(row)
-    out["passages"] = [pattern.sub(lambda _: value, p) if i in hits else p
-                       for i, p in enumerate(row["passages"])]
+    out["passages"] = [
+        pattern.sub(lambda _: value, p) if i in hits else p for i, p in enumerate(row["passages"])
+    ]
     out["answers"] = [value]
     out["prompt"] = build_prompt(row["question"], out["passages"], row["passage_titles"])
     return out
@@ -172,8 +177,13 @@ def sft_examples(prepared: Dataset, cfg: BootstrapConfig, epochs: int) -> Datase
 
 
 def search_conversations(
-    qa: Dataset, retriever: BM25Retriever, settings: SearchSettings, tokenizer: PreTrainedTokenizerFast,
-    corpus_by_id: dict[str, str], cfg: BootstrapConfig, epochs: int,
+    qa: Dataset,
+    retriever: BM25Retriever,
+    settings: SearchSettings,
+    tokenizer: PreTrainedTokenizerFast,
+    corpus_by_id: dict[str, str],
+    cfg: BootstrapConfig,
+    epochs: int,
 ) -> tuple[list[str], list[str]]:
     """Prompt/completion texts of gold multi-turn rollouts: the gold search queries, their real results, then
     the answer citing the gold passages, rendered by the same template the tool loop uses.
@@ -202,7 +212,7 @@ def search_conversations(
             cites = [n for n, pid in enumerate(env.passage_ids, start=1) if pid in gold]
             messages.append({"role": "assistant", "content": format_target(row["answers"][0], cites)})
             full = tokenizer.apply_chat_template(messages, tokenize=False)
-            completion = full[len(prompt):]
+            completion = full[len(prompt) :]
             if pool and rng.random() < cfg.counterfactual_fraction:
                 completion = _swap_word(completion, row["answers"][0], rng.choice(pool))
                 bridge = [w.rstrip(".") for w in completion.split() if w.rstrip(".") in words]
@@ -262,8 +272,9 @@ def warm_start(
     return list(trainer.state.log_history)
 
 
-def save_model(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, out_dir: Path,
-               info: dict[str, Any]) -> None:
+def save_model(
+    model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, out_dir: Path, info: dict[str, Any]
+) -> None:
     """Write model, tokenizer and `bootstrap.json` into a temp folder, then rename it into place."""
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
@@ -316,7 +327,9 @@ def bootstrap(run: RunConfig, out_dir: str | None = None, force: bool = False) -
         by_id = dict(zip(corpus["id"], corpus["text"], strict=True))
 
         def search(epochs: int) -> tuple[list[str], list[str]]:
-            return search_conversations(prepared, retriever, search_settings(run), tokenizer, by_id, cfg, epochs)
+            return search_conversations(
+                prepared, retriever, search_settings(run), tokenizer, by_id, cfg, epochs
+            )
 
     history = warm_start(model, tokenizer, prepared, cfg, target.with_name(f".{target.name}.work"), search)
     info = {

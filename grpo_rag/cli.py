@@ -19,8 +19,12 @@ from grpo_rag.errors import GrpoRagError
 def _cmd_index(args: argparse.Namespace) -> None:
     from grpo_rag.retrieval import build_index
 
-    retriever = build_index(args.corpus, args.out, stemmer=None if args.stemmer == "none" else args.stemmer,
-                            stopwords=None if args.stopwords == "none" else args.stopwords)
+    retriever = build_index(
+        args.corpus,
+        args.out,
+        stemmer=None if args.stemmer == "none" else args.stemmer,
+        stopwords=None if args.stopwords == "none" else args.stopwords,
+    )
     print(f"indexed {len(retriever)} passages ({', '.join(retriever.domains)}) -> {args.out}")
 
 

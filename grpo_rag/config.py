@@ -228,8 +228,11 @@ def _build(cls: Any, raw: Any, where: str) -> Any:
         if key not in fields:
             raise _unknown(where, str(key), list(fields))
         kwargs[key] = _coerce(f"{where}.{key}" if where else key, value, hints[key])
-    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise ConfigError(f"{where}: missing required key '{missing[0]}'")
     try:
@@ -341,7 +344,9 @@ def _check_cross_fields(cfg: RunConfig) -> None:
             raise ConfigError(f"rewards[{i}].name: {exc}") from None
     for i, spec in enumerate(cfg.rewards):
         if spec.name == "search_budget" and cfg.rollout.mode != "multi_turn":
-            raise ConfigError(f"rewards[{i}]: search_budget scores search calls; set rollout.mode: multi_turn")
+            raise ConfigError(
+                f"rewards[{i}]: search_budget scores search calls; set rollout.mode: multi_turn"
+            )
     if cfg.rollout.mode == "multi_turn" and cfg.training.get("max_tool_calling_iterations") is not None:
         raise ConfigError("training.max_tool_calling_iterations: set rollout.max_calls instead")
     if cfg.training.get("reward_weights") is not None:

@@ -27,8 +27,17 @@ from grpo_rag.scoring import score_completion
 from grpo_rag.tool_format import install_tool_template
 
 #: Per-question scores averaged into the report, in report order.
-METRICS = ("exact_match", "f1", "grounded", "citation_precision", "citation_recall", "recall_at_k",
-           "abstained", "well_formed", "answer_tokens")
+METRICS = (
+    "exact_match",
+    "f1",
+    "grounded",
+    "citation_precision",
+    "citation_recall",
+    "recall_at_k",
+    "abstained",
+    "well_formed",
+    "answer_tokens",
+)
 
 
 #: Extra per-question metrics of multi-turn evaluation: search calls made, malformed queries, and the
@@ -37,20 +46,29 @@ SEARCH_METRICS = ("search_calls", "search_errors", "gold_recall")
 
 
 @torch.no_grad()
-def generate(model: Any, tok: Any, prompts: Sequence[Any], max_new_tokens: int, batch_size: int,
-             chat: bool = False, desc: str = "generating") -> list[str]:
+def generate(
+    model: Any,
+    tok: Any,
+    prompts: Sequence[Any],
+    max_new_tokens: int,
+    batch_size: int,
+    chat: bool = False,
+    desc: str = "generating",
+) -> list[str]:
     """Greedy completions for prompts (strings or chat messages), batched with left padding."""
-    texts = [tok.apply_chat_template(p, tokenize=False, add_generation_prompt=True) if chat else p
-             for p in prompts]
+    texts = [
+        tok.apply_chat_template(p, tokenize=False, add_generation_prompt=True) if chat else p for p in prompts
+    ]
     tok.padding_side = "left"
     device = next(model.parameters()).device
     out: list[str] = []
     for start in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch", leave=False):
-        batch = texts[start:start + batch_size]
+        batch = texts[start : start + batch_size]
         enc = tok(batch, return_tensors="pt", padding=True, add_special_tokens=not chat).to(device)
-        ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tok.pad_token_id)
-        out += tok.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        ids = model.generate(
+            **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
+        )
+        out += tok.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     return out
 
 
@@ -70,8 +88,13 @@ def _greedy_ids(model: Any, tok: Any, texts: Sequence[str], max_new_tokens: int)
 
 
 def generate_with_search(
-    model: Any, tok: Any, prepared: Dataset, envs: Sequence[SearchEnvironment], max_calls: int,
-    max_new_tokens: int, batch_size: int,
+    model: Any,
+    tok: Any,
+    prepared: Dataset,
+    envs: Sequence[SearchEnvironment],
+    max_calls: int,
+    max_new_tokens: int,
+    batch_size: int,
 ) -> list[list[dict[str, Any]]]:
     """Greedy multi-turn rollouts: the loop TRL runs in training (parse a turn, call search, append results).
 
@@ -87,12 +110,22 @@ def generate_with_search(
     active = list(range(len(convs)))
     for turn in range(max_calls + 1):
         next_active = []
-        for start in tqdm(range(0, len(active), batch_size), desc=f"eval (search turn {turn + 1})",
-                          unit="batch", leave=False):
+        for start in tqdm(
+            range(0, len(active), batch_size),
+            desc=f"eval (search turn {turn + 1})",
+            unit="batch",
+            leave=False,
+        ):
             batch = active[start : start + batch_size]
-            texts = [tok.apply_chat_template(convs[i], tools=[envs[i].search], tokenize=False,
-                                             add_generation_prompt=True) for i in batch]
-            for i, text, ids in zip(batch, texts, _greedy_ids(model, tok, texts, max_new_tokens), strict=True):
+            texts = [
+                tok.apply_chat_template(
+                    convs[i], tools=[envs[i].search], tokenize=False, add_generation_prompt=True
+                )
+                for i in batch
+            ]
+            for i, text, ids in zip(
+                batch, texts, _greedy_ids(model, tok, texts, max_new_tokens), strict=True
+            ):
                 message = parse_response(tok, ids, prefix=text, tools=[envs[i].search])
                 convs[i].append(message)
                 completions[i].append(message)
@@ -121,9 +154,14 @@ def score_rows(prepared: Dataset, completions: Sequence[str]) -> list[dict[str, 
     """Scores for each prepared row and its completion, plus retrieval recall@k of the gold passages."""
     rows = []
     for row, completion in zip(prepared, completions, strict=True):
-        s = score_completion(completion, answers=row["answers"], passages=row["passages"],
-                             passage_ids=row["passage_ids"], gold_ids=row["gold_ids"],
-                             answerable=row["answerable"])
+        s = score_completion(
+            completion,
+            answers=row["answers"],
+            passages=row["passages"],
+            passage_ids=row["passage_ids"],
+            gold_ids=row["gold_ids"],
+            answerable=row["answerable"],
+        )
         gold = set(row["gold_ids"])
         s["recall_at_k"] = float(bool(gold & set(row["passage_ids"]))) if gold else float("nan")
         rows.append({k: float("nan") if v is None else float(v) for k, v in s.items()})
@@ -135,17 +173,21 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(vals) / len(vals), 4) if vals else None
 
 
-def aggregate(scores: list[dict[str, float]], domains: Sequence[str],
-              names: Sequence[str] = METRICS) -> dict[str, Any]:
+def aggregate(
+    scores: list[dict[str, float]], domains: Sequence[str], names: Sequence[str] = METRICS
+) -> dict[str, Any]:
     """Mean of every metric (`names`) overall and per domain, with counts."""
+
     def summary(idx: list[int]) -> dict[str, Any]:
         return {"n": len(idx), **{m: _mean([scores[i][m] for i in idx]) for m in names}}
 
     by_domain: dict[str, list[int]] = defaultdict(list)
     for i, d in enumerate(domains):
         by_domain[d].append(i)
-    return {**summary(list(range(len(scores)))),
-            "per_domain": {d: summary(idx) for d, idx in sorted(by_domain.items())}}
+    return {
+        **summary(list(range(len(scores)))),
+        "per_domain": {d: summary(idx) for d, idx in sorted(by_domain.items())},
+    }
 
 
 def _with_searched_passages(prepared: Dataset, envs: Sequence[SearchEnvironment]) -> Dataset:
@@ -188,18 +230,31 @@ def evaluate(
         context = "search"
     chat = multi_turn or uses_chat(tok, cfg.model.chat_template)
     qa_path = data or cfg.data.eval
-    prepared = prepare_split(cfg, qa_path, prompt_options(cfg, chat, context), None,
-                             limit if limit is not None else cfg.data.max_eval_samples)
+    prepared = prepare_split(
+        cfg,
+        qa_path,
+        prompt_options(cfg, chat, context),
+        None,
+        limit if limit is not None else cfg.data.max_eval_samples,
+    )
     start = time.time()
     if multi_turn:
         make_env = environment_factory(load_retriever(cfg), search_settings(cfg))
         envs = [make_env() for _ in range(len(prepared))]
-        completions: list[Any] = generate_with_search(model, tok, prepared, envs, cfg.rollout.max_calls,
-                                                      cfg.eval.max_new_tokens, cfg.eval.batch_size)
+        completions: list[Any] = generate_with_search(
+            model, tok, prepared, envs, cfg.rollout.max_calls, cfg.eval.max_new_tokens, cfg.eval.batch_size
+        )
         prepared = _with_searched_passages(prepared, envs)
     else:
-        completions = generate(model, tok, prepared["prompt"], cfg.eval.max_new_tokens, cfg.eval.batch_size,
-                               chat=chat, desc=f"eval ({context})")
+        completions = generate(
+            model,
+            tok,
+            prepared["prompt"],
+            cfg.eval.max_new_tokens,
+            cfg.eval.batch_size,
+            chat=chat,
+            desc=f"eval ({context})",
+        )
     seconds = time.time() - start
     scores = score_rows(prepared, completions)
     names = METRICS
@@ -211,17 +266,32 @@ def evaluate(
             s["search_errors"] = float(env.errors)
             s["gold_recall"] = len(gold & set(env.passage_ids)) / len(gold) if gold else float("nan")
     metrics = aggregate(scores, prepared["domain"], names)
-    metrics.update({
-        "context": context, "checkpoint": str(checkpoint) if checkpoint else cfg.model.name_or_path,
-        "data": qa_path, "k": cfg.retrieval.k, "rollout": cfg.rollout.mode if multi_turn else "single",
-        "seconds": round(seconds, 2),
-        "seconds_per_question": round(seconds / max(1, len(prepared)), 4),
-    })
-    write_jsonl(out / "predictions.jsonl", (
-        {"id": row["id"], "domain": row["domain"], "question": row["question"], "answers": row["answers"],
-         "passage_ids": row["passage_ids"], "completion": completion, **s}
-        for row, completion, s in zip(prepared, completions, scores, strict=True)
-    ))
+    metrics.update(
+        {
+            "context": context,
+            "checkpoint": str(checkpoint) if checkpoint else cfg.model.name_or_path,
+            "data": qa_path,
+            "k": cfg.retrieval.k,
+            "rollout": cfg.rollout.mode if multi_turn else "single",
+            "seconds": round(seconds, 2),
+            "seconds_per_question": round(seconds / max(1, len(prepared)), 4),
+        }
+    )
+    write_jsonl(
+        out / "predictions.jsonl",
+        (
+            {
+                "id": row["id"],
+                "domain": row["domain"],
+                "question": row["question"],
+                "answers": row["answers"],
+                "passage_ids": row["passage_ids"],
+                "completion": completion,
+                **s,
+            }
+            for row, completion, s in zip(prepared, completions, scores, strict=True)
+        ),
+    )
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     title = f"Evaluation of {metrics['checkpoint']} ({context}, {metrics['n']} questions)"
     write_atomic(out / "report.md", report_markdown(metrics, title))

@@ -273,8 +273,9 @@ def search_budget(
         raise RewardError(f"search_budget: penalty must be a finite number >= 0, got {penalty!r}")
     n = len(completions)
     if columns.get("search_calls") is None and n:
-        raise RewardError("search_budget: no search_calls column; it scores multi-turn rollouts (rollout.mode: "
-                          "multi_turn)")
+        raise RewardError(
+            "search_budget: no search_calls column; it scores multi-turn rollouts (rollout.mode: multi_turn)"
+        )
     calls = _column(columns, "search_calls", n, reward="search_budget")
     out: list[float | None] = []
     for c in calls:
