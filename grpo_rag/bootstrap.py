@@ -11,16 +11,19 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from datasets import Dataset
+from datasets import Dataset, concatenate_datasets
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from grpo_rag.augment import ValueSource, counterfactual
+from grpo_rag.multiturn import SearchEnvironment, SearchSettings
 from grpo_rag.prepare import PromptOptions, gold_completion, shuffled_passages
 from grpo_rag.prompts import (
     ABSTAIN_ANSWER,
@@ -28,10 +31,16 @@ from grpo_rag.prompts import (
     ANSWER_OPEN,
     CLOSED_BOOK_INSTRUCTIONS,
     INSTRUCTIONS,
+    SEARCH_INSTRUCTIONS,
+    build_search_prompt,
+    format_target,
 )
+from grpo_rag.synth import gold_queries
+from grpo_rag.tool_format import RESULTS_HEADER, SEARCH_CLOSE, SEARCH_OPEN, install_tool_template
 
 if TYPE_CHECKING:
     from grpo_rag.config import RunConfig
+    from grpo_rag.retrieval import BM25Retriever
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 
@@ -58,6 +67,9 @@ class BootstrapConfig:
         "novel"  # novel: random edits of the value | pool: a same-shape answer (augment.py)
     )
     copy_fraction: float = 0.3  # share of warm-up examples that repeat a passage block verbatim (copy drills)
+    search_fraction: float = (
+        0.5  # rollout.mode multi_turn: share of QA examples that are search conversations
+    )
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -72,8 +84,12 @@ class BootstrapConfig:
                 raise ConfigError(f"bootstrap.{name}: expected a share in [0, 1), got {getattr(self, name)}")
 
 
-def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """Train a byte-level BPE tokenizer with `<s>`, `</s>`, `<pad>` and the answer tags as single tokens."""
+def train_tokenizer(texts: list[str], vocab_size: int, search: bool = False) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE tokenizer with `<s>`, `</s>`, `<pad>` and the answer tags as single tokens.
+
+    With `search` (rollout.mode multi_turn) the search tags are single tokens too and the tokenizer gets the
+    toolkit's tool-call chat template; without it the tokenizer is exactly what single-shot runs always got.
+    """
     tok = Tokenizer(models.BPE())
     # A prefix space makes a word right after an answer tag tokenize as it does mid-sentence in a
     # passage, so copying an answer out of a passage is an identity map on token ids.
@@ -91,6 +107,11 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFas
     )
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD)
     fast.add_tokens([ANSWER_OPEN, ANSWER_CLOSE])  # not special: they must survive decoding
+    if search:
+        # The tool-call template, so the embedded model runs TRL's multi-turn loop like a chat model (see
+        # grpo_rag/tool_format.py); it renders single-turn prompts exactly as the plain prompt, token for token.
+        fast.add_tokens([SEARCH_OPEN, SEARCH_CLOSE])
+        install_tool_template(fast)
     return fast
 
 
@@ -158,6 +179,57 @@ def sft_examples(
     return Dataset.from_dict({"prompt": prompts, "completion": completions}).shuffle(seed=cfg.seed)
 
 
+def search_conversations(
+    qa: Dataset,
+    retriever: BM25Retriever,
+    settings: SearchSettings,
+    tokenizer: PreTrainedTokenizerFast,
+    corpus_by_id: dict[str, str],
+    cfg: BootstrapConfig,
+    epochs: int,
+) -> tuple[list[str], list[str]]:
+    """Prompt/completion texts of gold multi-turn rollouts: the gold search queries, their real results, then
+    the answer citing the gold passages, rendered by the same template the tool loop uses.
+
+    Counterfactual copies (`counterfactual_fraction`) swap the bridge entity and the answer for other names
+    throughout the conversation, so the warm start learns to copy them out of results rather than recall them.
+    """
+    rng = random.Random(cfg.seed + 1)
+    env = SearchEnvironment(retriever, settings)
+    pool = [a[0] for a in qa["answers"] if a]
+    words = sorted({w for t in corpus_by_id.values() for w in t.split() if "-" in w and w[-1].isdigit()})
+    prompts: list[str] = []
+    completions: list[str] = []
+    for _ in range(epochs):
+        for row in qa:
+            if not row["answers"] or rng.random() >= cfg.search_fraction:
+                continue
+            env.reset(**row)
+            messages: list[dict[str, Any]] = build_search_prompt(row["question"])
+            prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            for query in gold_queries(row, corpus_by_id)[: settings.max_calls]:
+                call = {"type": "function", "function": {"name": "search", "arguments": {"query": query}}}
+                messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+                messages.append({"role": "tool", "name": "search", "content": env.search(query)})
+            gold = set(row["gold_ids"])
+            cites = [n for n, pid in enumerate(env.passage_ids, start=1) if pid in gold]
+            messages.append({"role": "assistant", "content": format_target(row["answers"][0], cites)})
+            full = tokenizer.apply_chat_template(messages, tokenize=False)
+            completion = full[len(prompt) :]
+            if pool and rng.random() < cfg.counterfactual_fraction:
+                completion = _swap_word(completion, row["answers"][0], rng.choice(pool))
+                bridge = [w.rstrip(".") for w in completion.split() if w.rstrip(".") in words]
+                if bridge and words:
+                    completion = _swap_word(completion, bridge[0], rng.choice(words))
+            prompts.append(prompt.removeprefix(tokenizer.bos_token or ""))
+            completions.append(completion)
+    return prompts, completions
+
+
+def _swap_word(text: str, old: str, new: str) -> str:
+    return re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: new, text)
+
+
 def warm_start(
     model: LlamaForCausalLM,
     tokenizer: PreTrainedTokenizerFast,
@@ -165,8 +237,12 @@ def warm_start(
     cfg: BootstrapConfig,
     work_dir: Path,
     options: PromptOptions | None = None,
+    search: Callable[[int], tuple[list[str], list[str]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Supervised warm start with TRL's SFTTrainer; returns its log history."""
+    """Supervised warm start with TRL's SFTTrainer; returns its log history.
+
+    `search(epochs)`, when given, returns extra prompt/completion texts (multi-turn search conversations).
+    """
     from trl import SFTConfig, SFTTrainer
 
     if cfg.sft_steps <= 0:
@@ -189,12 +265,13 @@ def warm_start(
         use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0,
     )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=sft_examples(prepared, cfg, epochs, options),
-        processing_class=tokenizer,
-    )
+    examples = sft_examples(prepared, cfg, epochs, options)
+    if search is not None:  # multi-turn warm start: gold search conversations mixed in
+        prompts, completions = search(epochs)
+        examples = concatenate_datasets(
+            [examples, Dataset.from_dict({"prompt": prompts, "completion": completions})]
+        ).shuffle(seed=cfg.seed)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=examples, processing_class=tokenizer)
     trainer.train()
     return list(trainer.state.log_history)
 
@@ -230,7 +307,8 @@ def bootstrap(run: RunConfig, out_dir: str | None = None, force: bool = False) -
 
     from grpo_rag.data import load_corpus
     from grpo_rag.errors import ConfigError
-    from grpo_rag.prepare import prepare_split, prompt_options
+    from grpo_rag.multiturn import search_settings
+    from grpo_rag.prepare import load_retriever, prepare_split, prompt_options
 
     target = Path(out_dir or run.model.name_or_path)
     if (target / "config.json").is_file() and not force:
@@ -242,9 +320,24 @@ def bootstrap(run: RunConfig, out_dir: str | None = None, force: bool = False) -
     # Same retrieval and prompts as training (BM25 order, k and instructions from the config), no cache.
     options = prompt_options(run, chat=False)
     prepared = prepare_split(run, run.data.train, options, None)
-    tokenizer = train_tokenizer(tokenizer_texts(corpus, prepared, options), cfg.vocab_size)
+    multi_turn = run.rollout.mode == "multi_turn"
+    texts = tokenizer_texts(corpus, prepared, options)
+    if multi_turn:
+        texts += [SEARCH_INSTRUCTIONS, f"{RESULTS_HEADER} [4] [5] [6]"] * 50
+    tokenizer = train_tokenizer(texts, cfg.vocab_size, search=multi_turn)
     model = build_model(tokenizer, cfg)
-    history = warm_start(model, tokenizer, prepared, cfg, target.with_name(f".{target.name}.work"), options)
+    search = None
+    if multi_turn:
+        retriever = load_retriever(run, corpus)
+        by_id = dict(zip(corpus["id"], corpus["text"], strict=True))
+
+        def search(epochs: int) -> tuple[list[str], list[str]]:
+            return search_conversations(
+                prepared, retriever, search_settings(run), tokenizer, by_id, cfg, epochs
+            )
+
+    work = target.with_name(f".{target.name}.work")
+    history = warm_start(model, tokenizer, prepared, cfg, work, options, search)
     info = {
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),

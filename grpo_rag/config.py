@@ -127,6 +127,23 @@ class EvalConfig:
     batch_size: int = 32
 
 
+@dataclass
+class RolloutConfig:
+    """How completions are sampled: one shot over retrieved passages, or multi-turn with a `search` tool."""
+
+    mode: str = "single"  # single (BM25 top-k in the prompt) | multi_turn (the model calls search(query))
+    max_calls: int = 2  # multi_turn: search calls per rollout (TRL's max_tool_calling_iterations)
+    k: int | None = None  # multi_turn: passages per search call; null = retrieval.k
+    domain_filter: bool = False  # multi_turn: restrict each search to the question's own domain
+
+    def __post_init__(self) -> None:
+        _one_of("rollout.mode", self.mode, ("single", "multi_turn"))
+        if self.max_calls <= 0:
+            raise ConfigError(f"rollout.max_calls: expected a positive integer, got {self.max_calls}")
+        if self.k is not None and self.k <= 0:
+            raise ConfigError(f"rollout.k: expected a positive integer or null, got {self.k}")
+
+
 #: Defaults for the `training` section, applied under the user's keys (any GRPOConfig field may be set).
 TRAINING_DEFAULTS: dict[str, Any] = {
     "output_dir": "runs/default",
@@ -157,6 +174,7 @@ class RunConfig:
     training: dict[str, Any] = field(default_factory=dict)  # GRPOConfig fields, checked at load
     eval: EvalConfig = field(default_factory=EvalConfig)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)  # `grpo-rag bootstrap` settings
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)  # single-shot or multi-turn search
     source: str = "<defaults>"
 
     @property
@@ -347,6 +365,13 @@ def _check_cross_fields(cfg: RunConfig) -> None:
             resolve(spec.name)
         except Exception as exc:
             raise ConfigError(f"rewards[{i}].name: {exc}") from None
+    for i, spec in enumerate(cfg.rewards):
+        if spec.name == "search_budget" and cfg.rollout.mode != "multi_turn":
+            raise ConfigError(
+                f"rewards[{i}]: search_budget scores search calls; set rollout.mode: multi_turn"
+            )
+    if cfg.rollout.mode == "multi_turn" and cfg.training.get("max_tool_calling_iterations") is not None:
+        raise ConfigError("training.max_tool_calling_iterations: set rollout.max_calls instead")
     if cfg.training.get("reward_weights") is not None:
         raise ConfigError("training.reward_weights: set the weight on each entry of `rewards` instead")
 

@@ -21,8 +21,10 @@ from tqdm.auto import tqdm
 from grpo_rag.config import RunConfig
 from grpo_rag.data import write_atomic, write_jsonl
 from grpo_rag.modeling import load_for_inference, uses_chat
-from grpo_rag.prepare import Context, prepare_split, prompt_options
+from grpo_rag.multiturn import SearchEnvironment, environment_factory, search_settings
+from grpo_rag.prepare import Context, load_retriever, prepare_split, prompt_options
 from grpo_rag.scoring import score_completion
+from grpo_rag.tool_format import install_tool_template
 
 #: Per-question scores averaged into the report, in report order.
 METRICS = (
@@ -36,6 +38,11 @@ METRICS = (
     "well_formed",
     "answer_tokens",
 )
+
+
+#: Extra per-question metrics of multi-turn evaluation: search calls made, malformed queries, and the
+#: share of the gold passages returned by any of the calls (recall across calls).
+SEARCH_METRICS = ("search_calls", "search_errors", "gold_recall")
 
 
 @torch.no_grad()
@@ -65,6 +72,84 @@ def generate(
     return out
 
 
+@torch.no_grad()
+def _greedy_ids(model: Any, tok: Any, texts: Sequence[str], max_new_tokens: int) -> list[list[int]]:
+    """Greedy continuation ids of already-rendered chat texts, cut after the first EOS."""
+    tok.padding_side = "left"
+    enc = tok(list(texts), return_tensors="pt", padding=True, add_special_tokens=False).to(
+        next(model.parameters()).device
+    )
+    ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+    out = []
+    for row in ids[:, enc["input_ids"].shape[1] :].tolist():
+        cut = row.index(tok.eos_token_id) + 1 if tok.eos_token_id in row else len(row)
+        out.append([t for t in row[:cut] if t != tok.pad_token_id or t == tok.eos_token_id])
+    return out
+
+
+def generate_with_search(
+    model: Any,
+    tok: Any,
+    prepared: Dataset,
+    envs: Sequence[SearchEnvironment],
+    max_calls: int,
+    max_new_tokens: int,
+    batch_size: int,
+) -> list[list[dict[str, Any]]]:
+    """Greedy multi-turn rollouts: the loop TRL runs in training (parse a turn, call search, append results).
+
+    Returns each question's completion as messages (assistant turns and tool results). A turn with no
+    readable search call ends the rollout; so does a call after `max_calls` turns of searching.
+    """
+    from trl.chat_template_utils import parse_response
+
+    convs = [list(p) for p in prepared["prompt"]]
+    completions: list[list[dict[str, Any]]] = [[] for _ in convs]
+    for env, row in zip(envs, prepared, strict=True):
+        env.reset(**row)
+    active = list(range(len(convs)))
+    for turn in range(max_calls + 1):
+        next_active = []
+        for start in tqdm(
+            range(0, len(active), batch_size),
+            desc=f"eval (search turn {turn + 1})",
+            unit="batch",
+            leave=False,
+        ):
+            batch = active[start : start + batch_size]
+            texts = [
+                tok.apply_chat_template(
+                    convs[i], tools=[envs[i].search], tokenize=False, add_generation_prompt=True
+                )
+                for i in batch
+            ]
+            for i, text, ids in zip(
+                batch, texts, _greedy_ids(model, tok, texts, max_new_tokens), strict=True
+            ):
+                message = parse_response(tok, ids, prefix=text, tools=[envs[i].search])
+                convs[i].append(message)
+                completions[i].append(message)
+                calls = message.get("tool_calls") or []
+                if not calls or turn == max_calls:
+                    continue
+                for call in calls:
+                    fn = call.get("function", call)
+                    try:
+                        if fn.get("name") != "search":
+                            raise ValueError(f"unknown tool {fn.get('name')!r}")
+                        result: Any = envs[i].search(**(fn.get("arguments") or {}))
+                    except Exception as exc:  # as in TRL's loop: the error becomes the tool's answer
+                        result = {"error": str(exc)}
+                    tool = {"role": "tool", "name": "search", "content": str(result)}
+                    convs[i].append(tool)
+                    completions[i].append(tool)
+                next_active.append(i)
+        active = next_active
+        if not active:
+            break
+    return completions
+
+
 def score_rows(prepared: Dataset, completions: Sequence[str]) -> list[dict[str, float]]:
     """Scores for each prepared row and its completion, plus retrieval recall@k of the gold passages."""
     rows = []
@@ -88,11 +173,13 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(vals) / len(vals), 4) if vals else None
 
 
-def aggregate(scores: list[dict[str, float]], domains: Sequence[str]) -> dict[str, Any]:
-    """Mean of every metric overall and per domain, with counts."""
+def aggregate(
+    scores: list[dict[str, float]], domains: Sequence[str], names: Sequence[str] = METRICS
+) -> dict[str, Any]:
+    """Mean of every metric (`names`) overall and per domain, with counts."""
 
     def summary(idx: list[int]) -> dict[str, Any]:
-        return {"n": len(idx), **{m: _mean([scores[i][m] for i in idx]) for m in METRICS}}
+        return {"n": len(idx), **{m: _mean([scores[i][m] for i in idx]) for m in names}}
 
     by_domain: dict[str, list[int]] = defaultdict(list)
     for i, d in enumerate(domains):
@@ -103,9 +190,17 @@ def aggregate(scores: list[dict[str, float]], domains: Sequence[str]) -> dict[st
     }
 
 
+def _with_searched_passages(prepared: Dataset, envs: Sequence[SearchEnvironment]) -> Dataset:
+    """The rows with `passages` / `passage_ids` replaced by what each rollout's searches returned."""
+    out = prepared
+    for name in ("passages", "passage_ids", "passage_titles"):
+        out = out.remove_columns(name).add_column(name, [list(getattr(e, name)) for e in envs])
+    return out
+
+
 def report_markdown(metrics: dict[str, Any], title: str) -> str:
     """A markdown table: one row overall, one per domain."""
-    cols = ("n", *METRICS)
+    cols = ("n", *[m for m in (*METRICS, *SEARCH_METRICS) if m in metrics])
     lines = [f"# {title}", "", "| domain | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
 
     def cell(v: Any) -> str:
@@ -129,7 +224,11 @@ def evaluate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model, tok = load_for_inference(cfg.model, checkpoint)
-    chat = uses_chat(tok, cfg.model.chat_template)
+    multi_turn = cfg.rollout.mode == "multi_turn" and context == "retrieved"
+    if multi_turn:
+        install_tool_template(tok)
+        context = "search"
+    chat = multi_turn or uses_chat(tok, cfg.model.chat_template)
     qa_path = data or cfg.data.eval
     prepared = prepare_split(
         cfg,
@@ -139,24 +238,41 @@ def evaluate(
         limit if limit is not None else cfg.data.max_eval_samples,
     )
     start = time.time()
-    completions = generate(
-        model,
-        tok,
-        prepared["prompt"],
-        cfg.eval.max_new_tokens,
-        cfg.eval.batch_size,
-        chat=chat,
-        desc=f"eval ({context})",
-    )
+    if multi_turn:
+        make_env = environment_factory(load_retriever(cfg), search_settings(cfg))
+        envs = [make_env() for _ in range(len(prepared))]
+        completions: list[Any] = generate_with_search(
+            model, tok, prepared, envs, cfg.rollout.max_calls, cfg.eval.max_new_tokens, cfg.eval.batch_size
+        )
+        prepared = _with_searched_passages(prepared, envs)
+    else:
+        completions = generate(
+            model,
+            tok,
+            prepared["prompt"],
+            cfg.eval.max_new_tokens,
+            cfg.eval.batch_size,
+            chat=chat,
+            desc=f"eval ({context})",
+        )
     seconds = time.time() - start
     scores = score_rows(prepared, completions)
-    metrics = aggregate(scores, prepared["domain"])
+    names = METRICS
+    if multi_turn:
+        names = (*METRICS, *SEARCH_METRICS)
+        for s, env, row in zip(scores, envs, prepared, strict=True):
+            gold = set(row["gold_ids"])
+            s["search_calls"] = float(env.calls)
+            s["search_errors"] = float(env.errors)
+            s["gold_recall"] = len(gold & set(env.passage_ids)) / len(gold) if gold else float("nan")
+    metrics = aggregate(scores, prepared["domain"], names)
     metrics.update(
         {
             "context": context,
             "checkpoint": str(checkpoint) if checkpoint else cfg.model.name_or_path,
             "data": qa_path,
             "k": cfg.retrieval.k,
+            "rollout": cfg.rollout.mode if multi_turn else "single",
             "seconds": round(seconds, 2),
             "seconds_per_question": round(seconds / max(1, len(prepared)), 4),
         }

@@ -20,14 +20,15 @@ from datasets import Dataset, load_from_disk
 
 from grpo_rag.data import load_corpus, load_qa
 from grpo_rag.errors import DataError
-from grpo_rag.prompts import build_prompt, format_target
+from grpo_rag.prompts import build_prompt, build_search_prompt, format_target
 from grpo_rag.retrieval import BM25Retriever
 
 if TYPE_CHECKING:
     from grpo_rag.config import RunConfig
 
-#: Where the passages of a prompt come from: BM25, none at all, or the gold passages themselves.
-Context = Literal["retrieved", "closed_book", "oracle"]
+#: Where the passages of a prompt come from: BM25, none at all, the gold passages themselves, or the
+#: model's own `search` calls during a multi-turn rollout (the prompt then holds only the question).
+Context = Literal["retrieved", "closed_book", "oracle", "search"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def attach_context(
     """Add `prompt`, `passages`, `passage_ids`, `passage_titles` columns to a QA dataset.
 
     With `context="oracle"` the gold passages are used (questions without gold ids get none); with
-    `"closed_book"` no passages are given. Retrieval is one batched call per distinct k.
+    `"closed_book"` or `"search"` no passages are given (with `"search"` the prompt is the multi-turn
+    search prompt). Retrieval is one batched call per distinct k.
     """
     questions: list[str] = qa["question"]
     n = len(questions)
@@ -95,7 +97,10 @@ def attach_context(
     for question, row_hits in zip(questions, hits, strict=True):
         texts = [h[2] for h in row_hits]
         titles = [h[1] for h in row_hits]
-        cols["prompt"].append(options.render(question, texts, titles))
+        if options.context == "search":
+            cols["prompt"].append(build_search_prompt(question))
+        else:
+            cols["prompt"].append(options.render(question, texts, titles))
         cols["passages"].append(texts)
         cols["passage_ids"].append([h[0] for h in row_hits])
         cols["passage_titles"].append(titles)
@@ -195,7 +200,7 @@ def prepare_split(
     qa = load_qa(qa_path, corpus_ids=set(corpus["id"]))
     if limit is not None and limit < len(qa):
         qa = qa.shuffle(seed=cfg.training.get("seed", 0)).select(range(limit))
-    retriever = load_retriever(cfg, corpus) if options.context != "closed_book" else None
+    retriever = load_retriever(cfg, corpus) if options.context not in ("closed_book", "search") else None
     prepared = attach_context(qa, retriever, options)
     if cache_dir is not None:
         tmp = cache_dir.with_name(f".{cache_dir.name}.tmp-{os.getpid()}")

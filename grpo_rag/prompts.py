@@ -34,6 +34,12 @@ CLOSED_BOOK_INSTRUCTIONS = (
     f"{ANSWER_OPEN}{ABSTAIN_ANSWER}{ANSWER_CLOSE}."
 )
 
+#: Told to the model in multi-turn rollouts: it searches first, then answers citing the numbered results.
+SEARCH_INSTRUCTIONS = (
+    f"Search for passages with the search tool, one query at a time, then answer as {ANSWER_OPEN}short answer"
+    f"{ANSWER_CLOSE} followed by the numbers of the passages you used, e.g. [2]."
+)
+
 _TAG_RE = re.compile(r"</?answer>", re.IGNORECASE)
 
 
@@ -42,13 +48,19 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def format_passages(passages: Sequence[str], titles: Sequence[str] | None = None) -> str:
-    """Render passages as lines `[n] title: text` numbered from 1 (no `title: ` when the title is empty)."""
+def format_passages(
+    passages: Sequence[str], titles: Sequence[str] | None = None, numbers: Sequence[int] | None = None
+) -> str:
+    """Render passages as lines `[n] title: text` numbered from 1, or with the given `numbers` (search results
+    keep the number a passage got when first retrieved); no `title: ` when the title is empty."""
     if titles is not None and len(titles) != len(passages):
         raise ValueError(f"got {len(titles)} titles for {len(passages)} passages")
+    if numbers is not None and len(numbers) != len(passages):
+        raise ValueError(f"got {len(numbers)} numbers for {len(passages)} passages")
     lines = []
-    for n, text in enumerate(passages, start=1):
-        title = _one_line(titles[n - 1] or "") if titles is not None else ""
+    for i, text in enumerate(passages):
+        n = numbers[i] if numbers is not None else i + 1
+        title = _one_line(titles[i] or "") if titles is not None else ""
         prefix = f"{title}: " if title else ""
         lines.append(f"[{n}] {prefix}{_one_line(text)}")
     return "\n".join(lines)
@@ -82,6 +94,14 @@ def build_prompt(
             {"role": "user", "content": f"{context}{question_line}"},
         ]
     return f"{instructions}\n\n{context}{question_line}\nAnswer:"
+
+
+def build_search_prompt(question: str) -> list[dict[str, str]]:
+    """The multi-turn prompt (always conversational; plain models render it with `tool_format`'s template)."""
+    return [
+        {"role": "system", "content": SEARCH_INSTRUCTIONS},
+        {"role": "user", "content": f"Question: {_one_line(question)}"},
+    ]
 
 
 def format_target(answer: str, citations: Sequence[int] = ()) -> str:

@@ -17,6 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
 from grpo_rag.errors import RewardError
+from grpo_rag.multiturn import rollout_columns
 from grpo_rag.rewards import _REGISTRY, RESERVED_NAMES, RewardFn, resolve
 
 
@@ -71,6 +72,7 @@ class BoundReward:
         self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
     ) -> list[float | None]:
         """Call the wrapped reward; options win over same-named columns. Failures follow `on_error`."""
+        columns = rollout_columns(completions, columns)  # multi-turn: the passages of every search call
         try:
             values = self._run(prompts=prompts, completions=completions, **{**columns, **self.options})
             return _check_output(self.__name__, values, len(completions))

@@ -42,6 +42,9 @@ RESERVED_NAMES = frozenset(
         "question",
         "id",
         "titles",
+        "passage_titles",
+        "search_calls",
+        "search_errors",
     }
 )
 
@@ -142,10 +145,18 @@ def _format_score(parsed: scoring.Parsed, num_passages: int) -> float:
 
 @register("format")
 def format_reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-    """1.0 for `<answer>..</answer> [n]` with in-range citations; 0.5 bad citations, 0.25 bad layout, 0 no tag."""
+    """1.0 for `<answer>..</answer> [n]` with in-range citations; 0.5 bad citations, 0.25 bad layout, 0 no tag.
+
+    In multi-turn rollouts a malformed or unreadable search call (`search_errors` > 0) also scores 0.
+    """
     n = len(completions)
     passages = _column(columns, "passages", n, [], reward="format")
-    return [_format_score(p, len(ps)) for p, ps in zip(_parse_all(completions), passages, strict=True)]
+    # Multi-turn rollouts: a search call that could not be parsed or was malformed is a format error.
+    errors = _column(columns, "search_errors", n, 0, reward="format")
+    return [
+        0.0 if bad else _format_score(p, len(ps))
+        for p, ps, bad in zip(_parse_all(completions), passages, errors, strict=True)
+    ]
 
 
 @register("grounded")
@@ -248,6 +259,32 @@ def length(
     for i, completion in enumerate(completions):
         size = len(ids[i]) if ids is not None else len(scoring.completion_text(completion).split())
         out.append(-min(1.0, max(0, size - budget) / budget))
+    return out
+
+
+@register("search_budget")
+def search_budget(
+    prompts: Sequence[Any], completions: Sequence[Any], budget: int = 2, penalty: float = 0.5, **columns: Any
+) -> list[float | None]:
+    """Multi-turn: -penalty for each search call beyond `budget` (0 within it); None for rows without a count."""
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+        raise RewardError(f"search_budget: budget must be an integer >= 0, got {budget!r}")
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not 0 <= penalty < float("inf"):
+        raise RewardError(f"search_budget: penalty must be a finite number >= 0, got {penalty!r}")
+    n = len(completions)
+    if columns.get("search_calls") is None and n:
+        raise RewardError(
+            "search_budget: no search_calls column; it scores multi-turn rollouts (rollout.mode: multi_turn)"
+        )
+    calls = _column(columns, "search_calls", n, reward="search_budget")
+    out: list[float | None] = []
+    for c in calls:
+        if c is None:
+            out.append(None)
+        elif isinstance(c, bool) or not isinstance(c, int) or c < 0:
+            raise RewardError(f"search_budget: search_calls must be counts >= 0, got {c!r}")
+        else:
+            out.append(-float(penalty) * max(0, c - budget))
     return out
 
 

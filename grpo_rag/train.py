@@ -24,8 +24,10 @@ from grpo_rag.config import RunConfig, dump_config, make_grpo_config
 from grpo_rag.data import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
 from grpo_rag.modeling import check_source, load_model, load_tokenizer, uses_chat
-from grpo_rag.prepare import prepare_split, prompt_options
+from grpo_rag.multiturn import environment_factory, search_settings
+from grpo_rag.prepare import load_retriever, prepare_split, prompt_options
 from grpo_rag.reward_binding import build_reward_funcs
+from grpo_rag.tool_format import install_tool_template
 
 METRICS_FILE = "metrics.jsonl"
 RESOLVED_CONFIG = "config.resolved.yaml"
@@ -208,22 +210,28 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     set_seed(int(cfg.training.get("seed", 0)))
     # Cheap checks first (tokenizer, data, rewards), so bad input fails before the model loads.
     check_source(cfg.model.name_or_path)
-    chat = uses_chat(
+    multi_turn = cfg.rollout.mode == "multi_turn"
+    chat = multi_turn or uses_chat(
         load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code), cfg.model.chat_template
     )
-    train_ds = prepare_split(
-        cfg, cfg.data.train, prompt_options(cfg, chat), out / "prepared-train", cfg.data.max_train_samples
-    )
+    options = prompt_options(cfg, chat, "search" if multi_turn else "retrieved")
+    train_ds = prepare_split(cfg, cfg.data.train, options, out / "prepared-train", cfg.data.max_train_samples)
     train_ds = augment_dataset(
         train_ds,
         cfg.data.counterfactual_fraction,
         int(cfg.training.get("seed", 0)),
-        prompt_options(cfg, chat),
+        options,
         cfg.data.counterfactual_values,
     )
     funcs, weights = build_reward_funcs(cfg.rewards)
     model, tok = load_model(cfg.model)
-    args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False)
+    extra: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
+    if multi_turn:  # TRL's tool loop: parse turns, call search, append results (masked out of the loss)
+        install_tool_template(tok)
+        extra["environment_factory"] = environment_factory(load_retriever(cfg), search_settings(cfg))
+        overrides["max_tool_calling_iterations"] = cfg.rollout.max_calls
+    args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False, **overrides)
     trainer = _trainer_class()(
         model=model,
         reward_funcs=funcs,
@@ -231,6 +239,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         train_dataset=train_ds,
         processing_class=tok,
         peft_config=_lora_config(cfg),
+        **extra,
     )
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(SummaryLine())
