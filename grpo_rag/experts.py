@@ -32,8 +32,13 @@ def expert_config(cfg: RunConfig, experts_dir: Path, name: str) -> RunConfig:
     return out
 
 
-def train_experts(cfg: RunConfig, experts_dir: str | Path | None = None, domains: Sequence[str] | None = None,
-                  *, overwrite: bool = False) -> dict[str, dict[str, Any]]:
+def train_experts(
+    cfg: RunConfig,
+    experts_dir: str | Path | None = None,
+    domains: Sequence[str] | None = None,
+    *,
+    overwrite: bool = False,
+) -> dict[str, dict[str, Any]]:
     """Train the shared adapter and one expert per domain (default: every domain of the training file)."""
     from grpo_rag.data import load_qa
     from grpo_rag.train import train
@@ -50,7 +55,9 @@ def expert_adapters(experts_dir: str | Path) -> dict[str, Path]:
     """Adapter folders found under `experts_dir` (`NAME/adapter/` or `NAME/` holding adapter_config.json)."""
     root = Path(experts_dir)
     if not root.is_dir():
-        raise ConfigError(f"--experts: {root} is not a directory; train experts with `grpo-rag train-experts`")
+        raise ConfigError(
+            f"--experts: {root} is not a directory; train experts with `grpo-rag train-experts`"
+        )
     found = {}
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         for cand in (sub / "adapter", sub):
@@ -71,7 +78,9 @@ def load_experts(cfg: RunConfig, experts_dir: str | Path) -> tuple[Any, Any, lis
     adapters = expert_adapters(experts_dir)
     base, tok = load_model(cfg.model)
     names = list(adapters)
-    model = PeftModel.from_pretrained(base, str(adapters[names[0]]), adapter_name=names[0], is_trainable=False)
+    model = PeftModel.from_pretrained(
+        base, str(adapters[names[0]]), adapter_name=names[0], is_trainable=False
+    )
     for name in names[1:]:
         model.load_adapter(str(adapters[name]), adapter_name=name, is_trainable=False)
     model.eval()
@@ -96,7 +105,9 @@ def memory_report(model: Any, names: Sequence[str]) -> dict[str, Any]:
             per[owner]["bytes"] += p.numel() * p.element_size()
     adapter_bytes = sum(v["bytes"] for v in per.values())
     return {
-        "base_params": base_params, "base_bytes": base_bytes, "adapters": per,
+        "base_params": base_params,
+        "base_bytes": base_bytes,
+        "adapters": per,
         "total_bytes": base_bytes + adapter_bytes,
         "one_model_per_adapter_bytes": len(names) * base_bytes + adapter_bytes,
     }
@@ -119,12 +130,21 @@ def assign_adapters(prepared: Dataset, mode: str, names: Sequence[str]) -> list[
         raise ConfigError(f"adapter {mode!r} not found; have: {', '.join(names)}")
     if SHARED not in names and any(w not in names for w in wanted):
         missing = sorted({w for w in wanted if w not in names})
-        raise ConfigError(f"--experts: no adapter for domain(s) {missing} and no '{SHARED}' adapter to fall back to")
+        raise ConfigError(
+            f"--experts: no adapter for domain(s) {missing} and no '{SHARED}' adapter to fall back to"
+        )
     return [w if w in names else SHARED for w in wanted]
 
 
-def evaluate_with_adapters(cfg: RunConfig, model: Any, tok: Any, prepared: Dataset, adapters: list[str],
-                           out_dir: str | Path, title: str) -> dict[str, Any]:
+def evaluate_with_adapters(
+    cfg: RunConfig,
+    model: Any,
+    tok: Any,
+    prepared: Dataset,
+    adapters: list[str],
+    out_dir: str | Path,
+    title: str,
+) -> dict[str, Any]:
     """Greedy-evaluate prepared rows, each with its adapter; rows are grouped so each adapter is set once."""
     from grpo_rag.modeling import uses_chat
 
@@ -138,19 +158,39 @@ def evaluate_with_adapters(cfg: RunConfig, model: Any, tok: Any, prepared: Datas
         prompts = [prepared[i]["prompt"] for i in rows]
         if name == BASE:
             with model.disable_adapter():
-                texts = generate(model, tok, prompts, cfg.eval.max_new_tokens, cfg.eval.batch_size, chat=chat,
-                                 desc="eval (base)")
+                texts = generate(
+                    model,
+                    tok,
+                    prompts,
+                    cfg.eval.max_new_tokens,
+                    cfg.eval.batch_size,
+                    chat=chat,
+                    desc="eval (base)",
+                )
         else:
             model.set_adapter(name)
-            texts = generate(model, tok, prompts, cfg.eval.max_new_tokens, cfg.eval.batch_size, chat=chat,
-                             desc=f"eval ({name})")
+            texts = generate(
+                model,
+                tok,
+                prompts,
+                cfg.eval.max_new_tokens,
+                cfg.eval.batch_size,
+                chat=chat,
+                desc=f"eval ({name})",
+            )
         for i, text in zip(rows, texts, strict=True):
             completions[i] = text
     seconds = time.time() - start
     scores = score_rows(prepared, completions)
     metrics = aggregate(scores, prepared["domain"])
-    metrics.update({"adapters": {a: adapters.count(a) for a in sorted(set(adapters))},
-                    "seconds": round(seconds, 2), "n_questions": len(prepared)})
-    write_evaluation(out, prepared, completions, scores, metrics, title,
-                     extra=[{"adapter": a} for a in adapters])
+    metrics.update(
+        {
+            "adapters": {a: adapters.count(a) for a in sorted(set(adapters))},
+            "seconds": round(seconds, 2),
+            "n_questions": len(prepared),
+        }
+    )
+    write_evaluation(
+        out, prepared, completions, scores, metrics, title, extra=[{"adapter": a} for a in adapters]
+    )
     return metrics

@@ -26,15 +26,20 @@ KS = (1, 5, 10)
 
 def recall_at(hits: list[list[Hit]], gold: list[list[str]], k: int) -> float:
     """Share of questions with a gold passage among their first k hits."""
-    return sum(bool({h.id for h in hs[:k]} & set(g)) for hs, g in zip(hits, gold, strict=True)) / max(len(gold), 1)
+    return sum(bool({h.id for h in hs[:k]} & set(g)) for hs, g in zip(hits, gold, strict=True)) / max(
+        len(gold), 1
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / "data/real")
     parser.add_argument("--out", type=Path, default=REPO / "runs/multidomain/routing")
-    parser.add_argument("--settings", default="1:0.0,1:0.9,1:0.99,2:0.0,2:0.99",
-                        help="comma-separated top_m:threshold pairs tried for each router")
+    parser.add_argument(
+        "--settings",
+        default="1:0.0,1:0.9,1:0.99,2:0.0,2:0.99",
+        help="comma-separated top_m:threshold pairs tried for each router",
+    )
     parser.add_argument("--scoring", default="pooled", choices=("pooled", "domain"))
     args = parser.parse_args(argv)
 
@@ -62,13 +67,24 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             routes: list[Route] = route(router, questions, top_m=int(m), threshold=float(thr))
             hits = routed_retrieve(retriever, questions, routes, kmax, scoring=args.scoring)
-            rows[f"{name} m={m} thr={thr}"] = {"hits": hits, "routes": routes,
-                                               "seconds": time.perf_counter() - start}
+            rows[f"{name} m={m} thr={thr}"] = {
+                "hits": hits,
+                "routes": routes,
+                "seconds": time.perf_counter() - start,
+            }
 
-    result: dict[str, object] = {"n": len(questions), "naive_bayes_fit_seconds": round(fit_s, 3),
-                                 "scoring": args.scoring, "rows": {}}
-    lines = [f"# Routing on {args.data} held-out ({len(questions)} questions, scoring={args.scoring})", "",
-             "| retrieval | domain | n | routing acc | fallback | R@1 | R@5 | R@10 |", "|---" * 8 + "|"]
+    result: dict[str, object] = {
+        "n": len(questions),
+        "naive_bayes_fit_seconds": round(fit_s, 3),
+        "scoring": args.scoring,
+        "rows": {},
+    }
+    lines = [
+        f"# Routing on {args.data} held-out ({len(questions)} questions, scoring={args.scoring})",
+        "",
+        "| retrieval | domain | n | routing acc | fallback | R@1 | R@5 | R@10 |",
+        "|---" * 8 + "|",
+    ]
     names = sorted(set(domains))
     for label, row in rows.items():
         per: dict[str, dict[str, float]] = {}
@@ -84,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             per[dom] = cell
             acc = f"{cell['routing_acc']:.3f}" if "routing_acc" in cell else "-"
             fb = f"{cell['fallback']:.3f}" if "fallback" in cell else "-"
-            lines.append(f"| {label} | {dom} | {len(idx)} | {acc} | {fb} | "
-                         + " | ".join(f"{cell[f'R@{k}']:.3f}" for k in KS) + " |")
+            lines.append(
+                f"| {label} | {dom} | {len(idx)} | {acc} | {fb} | "
+                + " | ".join(f"{cell[f'R@{k}']:.3f}" for k in KS)
+                + " |"
+            )
         if row["seconds"] is not None:
             per["all"]["seconds"] = round(float(row["seconds"]), 3)  # type: ignore[arg-type]
         result["rows"][label] = per  # type: ignore[index]

@@ -36,7 +36,9 @@ from grpo_rag.train import train  # noqa: E402
 METRICS = ("exact_match", "f1", "grounded")
 
 
-def heatmap(matrix: dict[str, dict[str, float]], rows: list[str], cols: list[str], path: Path, title: str) -> None:
+def heatmap(
+    matrix: dict[str, dict[str, float]], rows: list[str], cols: list[str], path: Path, title: str
+) -> None:
     """PNG heat-map of adapter (rows) x evaluation domain (columns)."""
     import matplotlib
 
@@ -78,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / "configs/multidomain.yaml"))
     parser.add_argument("--run", type=Path, default=None, help="study dir (default: experts dir's parent)")
-    parser.add_argument("--limit", type=int, default=None, help="held-out questions (default data.max_eval_samples)")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="held-out questions (default data.max_eval_samples)"
+    )
     parser.add_argument("overrides", nargs="*", metavar="section.key=value")
     args = parser.parse_args(argv)
 
@@ -117,50 +121,108 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     for name in names:  # cross-domain matrix: adapter `name` on every domain (pooled retrieval)
         results[f"adapter:{name}"] = evaluate_with_adapters(
-            cfg, model, tok, pooled, assign_adapters(pooled, name, names), run / "eval" / f"adapter-{name}",
-            f"adapter {name} on all domains (pooled BM25)")
+            cfg,
+            model,
+            tok,
+            pooled,
+            assign_adapters(pooled, name, names),
+            run / "eval" / f"adapter-{name}",
+            f"adapter {name} on all domains (pooled BM25)",
+        )
     results["experts:oracle"] = evaluate_with_adapters(
-        cfg, model, tok, pooled, assign_adapters(pooled, "oracle", names), run / "eval" / "experts-oracle",
-        "experts, gold domain picks the adapter (pooled BM25)")
+        cfg,
+        model,
+        tok,
+        pooled,
+        assign_adapters(pooled, "oracle", names),
+        run / "eval" / "experts-oracle",
+        "experts, gold domain picks the adapter (pooled BM25)",
+    )
     results["shared:routed"] = evaluate_with_adapters(
-        cfg, model, tok, routed, assign_adapters(routed, SHARED, names), run / "eval" / "shared-routed",
-        "shared adapter, routed BM25")
+        cfg,
+        model,
+        tok,
+        routed,
+        assign_adapters(routed, SHARED, names),
+        run / "eval" / "shared-routed",
+        "shared adapter, routed BM25",
+    )
     results["experts:router"] = evaluate_with_adapters(
-        cfg, model, tok, routed, assign_adapters(routed, "router", names), run / "eval" / "experts-router",
-        "experts, naive Bayes router picks adapter and retrieval domains")
-    results["base"] = evaluate_with_adapters(cfg, model, tok, pooled, assign_adapters(pooled, BASE, names),
-                                             run / "eval" / "base", "base model (adapters off, pooled BM25)")
+        cfg,
+        model,
+        tok,
+        routed,
+        assign_adapters(routed, "router", names),
+        run / "eval" / "experts-router",
+        "experts, naive Bayes router picks adapter and retrieval domains",
+    )
+    results["base"] = evaluate_with_adapters(
+        cfg,
+        model,
+        tok,
+        pooled,
+        assign_adapters(pooled, BASE, names),
+        run / "eval" / "base",
+        "base model (adapters off, pooled BM25)",
+    )
     timings["evaluation_s"] = round(time.time() - start, 2)
-    routing_acc = sum(a == b for a, b in zip(routed["routed_top"], routed["domain"], strict=True)) / len(routed)
+    routing_acc = sum(a == b for a, b in zip(routed["routed_top"], routed["domain"], strict=True)) / len(
+        routed
+    )
 
     matrix = {n: {d: results[f"adapter:{n}"]["per_domain"][d]["f1"] for d in domains} for n in names}
-    heatmap(matrix, names, domains, run / "cross_domain_f1.png",
-            "held-out F1: adapter (rows) on domain (cols)")
-    lines = [f"# Multi-domain study ({cfg.source}; {len(pooled)} held-out questions, small-model figures)", "",
-             f"Model {cfg.model.name_or_path}; GRPO steps per adapter "
-             f"{ {n: s['steps'] for n, s in train_summaries.items()} }; router {router_path} "
-             f"(routing accuracy on these questions {routing_acc:.3f}).", ""]
-    lines += table("Shared adapter vs experts", {
-        "base model (no adapter), pooled": results["base"],
-        "shared adapter, pooled": results[f"adapter:{SHARED}"],
-        "shared adapter, routed retrieval": results["shared:routed"],
-        "experts, oracle domain, pooled": results["experts:oracle"],
-        "experts + router (adapter and retrieval)": results["experts:router"],
-    }, domains)
-    lines += table("Cross-domain matrix (adapter trained on row, evaluated on column)",
-                   {n: results[f"adapter:{n}"] for n in names}, domains)
-    lines += ["### Memory: all adapters on one base model", "",
-              f"- base parameters (held once): {memory['base_params']:,} ({memory['base_bytes']:,} bytes)",
-              *[f"- adapter {n}: {v['params']:,} parameters ({v['bytes']:,} bytes)"
-                for n, v in memory["adapters"].items()],
-              f"- total: {memory['total_bytes']:,} bytes; one model copy per adapter would hold "
-              f"{memory['one_model_per_adapter_bytes']:,} bytes", "",
-              f"Heat-map: {run / 'cross_domain_f1.png'}", ""]
+    heatmap(
+        matrix, names, domains, run / "cross_domain_f1.png", "held-out F1: adapter (rows) on domain (cols)"
+    )
+    lines = [
+        f"# Multi-domain study ({cfg.source}; {len(pooled)} held-out questions, small-model figures)",
+        "",
+        f"Model {cfg.model.name_or_path}; GRPO steps per adapter "
+        f"{ {n: s['steps'] for n, s in train_summaries.items()} }; router {router_path} "
+        f"(routing accuracy on these questions {routing_acc:.3f}).",
+        "",
+    ]
+    lines += table(
+        "Shared adapter vs experts",
+        {
+            "base model (no adapter), pooled": results["base"],
+            "shared adapter, pooled": results[f"adapter:{SHARED}"],
+            "shared adapter, routed retrieval": results["shared:routed"],
+            "experts, oracle domain, pooled": results["experts:oracle"],
+            "experts + router (adapter and retrieval)": results["experts:router"],
+        },
+        domains,
+    )
+    lines += table(
+        "Cross-domain matrix (adapter trained on row, evaluated on column)",
+        {n: results[f"adapter:{n}"] for n in names},
+        domains,
+    )
+    lines += [
+        "### Memory: all adapters on one base model",
+        "",
+        f"- base parameters (held once): {memory['base_params']:,} ({memory['base_bytes']:,} bytes)",
+        *[
+            f"- adapter {n}: {v['params']:,} parameters ({v['bytes']:,} bytes)"
+            for n, v in memory["adapters"].items()
+        ],
+        f"- total: {memory['total_bytes']:,} bytes; one model copy per adapter would hold "
+        f"{memory['one_model_per_adapter_bytes']:,} bytes",
+        "",
+        f"Heat-map: {run / 'cross_domain_f1.png'}",
+        "",
+    ]
     (run / "report.md").write_text("\n".join(lines), encoding="utf-8")
-    study = {"router": router_info, "routing_accuracy": round(routing_acc, 4), "memory": memory,
-             "train": train_summaries, "timings": timings,
-             "results": {k: {m: v.get(m) for m in ("n", *METRICS, "per_domain", "adapters")}
-                         for k, v in results.items()}}
+    study = {
+        "router": router_info,
+        "routing_accuracy": round(routing_acc, 4),
+        "memory": memory,
+        "train": train_summaries,
+        "timings": timings,
+        "results": {
+            k: {m: v.get(m) for m in ("n", *METRICS, "per_domain", "adapters")} for k, v in results.items()
+        },
+    }
     (run / "study.json").write_text(json.dumps(study, indent=2) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0

@@ -88,14 +88,16 @@ def test_route_top_m_and_fallback() -> None:
         route(router, qs, top_m=0)
 
 
-def test_save_and_load_round_trip(tmp_path: Path, tiny_corpus_path: Path, tiny_qa_path: Path,
-                                  retriever: BM25Retriever) -> None:
+def test_save_and_load_round_trip(
+    tmp_path: Path, tiny_corpus_path: Path, tiny_qa_path: Path, retriever: BM25Retriever
+) -> None:
     summary = train_router(tiny_qa_path, tiny_corpus_path, tmp_path / "r" / "router.npz")
     assert summary["passages"] == 20 and Path(str(summary["router"])).is_file()
     loaded = load_router(str(tmp_path / "r" / "router.npz"), retriever)
     assert isinstance(loaded, NaiveBayesRouter) and _accuracy(loaded) == 1.0
-    fitted = fit_router(Dataset.from_dict({"question": ["x"], "domain": ["default"]}),
-                        load_corpus(tiny_corpus_path))
+    fitted = fit_router(
+        Dataset.from_dict({"question": ["x"], "domain": ["default"]}), load_corpus(tiny_corpus_path)
+    )
     again = NaiveBayesRouter.load(fitted.save(tmp_path / "again.npz"))
     assert np.allclose(again.probabilities(list(QUESTIONS)), fitted.probabilities(list(QUESTIONS)))
     assert isinstance(load_router("bm25", retriever), BM25Router)
@@ -116,8 +118,9 @@ def test_load_errors(tmp_path: Path, retriever: BM25Retriever) -> None:
 
 
 @pytest.mark.parametrize("scoring", ["pooled", "domain"])
-def test_routed_retrieval_stays_in_chosen_domains(retriever: BM25Retriever,
-                                                  tiny_corpus_rows: list[dict[str, Any]], scoring: str) -> None:
+def test_routed_retrieval_stays_in_chosen_domains(
+    retriever: BM25Retriever, tiny_corpus_rows: list[dict[str, Any]], scoring: str
+) -> None:
     queries = [r["text"] for r in tiny_corpus_rows] + list(QUESTIONS)
     router = FixedRouter([[0.9, 0.1] if i % 2 else [0.1, 0.9] for i in range(len(queries))])
     routes = route(router, queries, top_m=1)
