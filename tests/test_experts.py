@@ -51,7 +51,9 @@ def test_all_adapters_share_one_base(tiny_run: dict[str, Any], experts_dir: Path
     cfg = from_dict(copy.deepcopy(tiny_run))
     model, tok, names = load_experts(cfg, experts_dir)
     assert names == ["datacenter", SHARED]
-    base_count = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(cfg.model.name_or_path).parameters())
+    base_count = sum(
+        p.numel() for p in AutoModelForCausalLM.from_pretrained(cfg.model.name_or_path).parameters()
+    )
     mem = memory_report(model, names)
     assert mem["base_params"] == base_count  # the base is held once, not once per adapter
     assert all(mem["adapters"][n]["params"] > 0 for n in names)
@@ -92,8 +94,9 @@ def test_expert_config_and_discovery(tiny_run: dict[str, Any], tmp_path: Path, e
         expert_adapters(tmp_path)
 
 
-def test_eval_cli_with_experts_and_router(tiny_run: dict[str, Any], tmp_path: Path, experts_dir: Path,
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_eval_cli_with_experts_and_router(
+    tiny_run: dict[str, Any], tmp_path: Path, experts_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(copy.deepcopy(tiny_run)))
     for router, mode in (("bm25", "router"), (None, "oracle")):
@@ -114,3 +117,18 @@ def test_eval_cli_with_experts_and_router(tiny_run: dict[str, Any], tmp_path: Pa
     assert "adapters used" in capsys.readouterr().out
     assert main(["eval", "--config", str(config), "--experts", str(tmp_path / "nope")]) == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_train_experts_cli_trains_shared_and_one_per_domain(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(tiny_run)
+    raw["training"].update(
+        {"output_dir": str(tmp_path / "experts" / SHARED), "max_steps": 1, "save_steps": 1}
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["train-experts", str(config), "--domains", "mobility"]) == 0
+    assert set(expert_adapters(tmp_path / "experts")) == {SHARED, "mobility"}
+    resolved = yaml.safe_load((tmp_path / "experts" / "mobility" / "config.resolved.yaml").read_text())
+    assert resolved["data"]["domains"] == ["mobility"]
+    prepared = json.loads((tmp_path / "experts" / "mobility" / "train_summary.json").read_text())
+    assert prepared["steps"] == 1
