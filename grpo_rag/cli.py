@@ -23,8 +23,12 @@ if TYPE_CHECKING:
 def _cmd_index(args: argparse.Namespace) -> None:
     from grpo_rag.retrieval import build_index
 
-    retriever = build_index(args.corpus, args.out, stemmer=None if args.stemmer == "none" else args.stemmer,
-                            stopwords=None if args.stopwords == "none" else args.stopwords)
+    retriever = build_index(
+        args.corpus,
+        args.out,
+        stemmer=None if args.stemmer == "none" else args.stemmer,
+        stopwords=None if args.stopwords == "none" else args.stopwords,
+    )
     print(f"indexed {len(retriever)} passages ({', '.join(retriever.domains)}) -> {args.out}")
 
 
@@ -80,13 +84,16 @@ def _eval_experts(cfg: RunConfig, args: argparse.Namespace, context: str) -> Non
     mode = "router" if cfg.routing.router else "oracle"
     out = Path(args.out or Path(args.experts) / f"eval-experts-{mode}")
     title = f"Experts in {args.experts} ({mode} domain per question, {context}, {len(prepared)} questions)"
-    metrics = evaluate_with_adapters(cfg, model, tok, prepared, assign_adapters(prepared, mode, names),
-                                     out, title)
+    metrics = evaluate_with_adapters(
+        cfg, model, tok, prepared, assign_adapters(prepared, mode, names), out, title
+    )
     metrics["memory"] = memory_report(model, names)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     print(report_markdown(metrics, title))
-    print(f"adapters used: {metrics['adapters']}; memory: base {metrics['memory']['base_bytes']} B once + "
-          f"adapters {metrics['memory']['total_bytes'] - metrics['memory']['base_bytes']} B")
+    print(
+        f"adapters used: {metrics['adapters']}; memory: base {metrics['memory']['base_bytes']} B once + "
+        f"adapters {metrics['memory']['total_bytes'] - metrics['memory']['base_bytes']} B"
+    )
     print(f"wrote {out}/metrics.json and {out}/report.md")
 
 
@@ -95,8 +102,9 @@ def _cmd_train_experts(args: argparse.Namespace) -> None:
     from grpo_rag.experts import train_experts
 
     cfg = load_config(args.config, args.overrides)
-    done = train_experts(cfg, args.out, args.domains.split(",") if args.domains else None,
-                         overwrite=args.overwrite)
+    done = train_experts(
+        cfg, args.out, args.domains.split(",") if args.domains else None, overwrite=args.overwrite
+    )
     for name, summary in done.items():
         print(f"{name}: {summary['steps']} steps in {summary['train_seconds']:.0f}s -> {summary['adapter']}")
 

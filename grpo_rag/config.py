@@ -148,7 +148,9 @@ class RunConfig:
     training: dict[str, Any] = field(default_factory=dict)  # GRPOConfig fields, checked at load
     eval: EvalConfig = field(default_factory=EvalConfig)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)  # `grpo-rag bootstrap` settings
-    routing: RoutingConfig = field(default_factory=lambda: RoutingConfig())  # domain router (grpo_rag.routing)
+    routing: RoutingConfig = field(
+        default_factory=lambda: RoutingConfig()
+    )  # domain router (grpo_rag.routing)
     source: str = "<defaults>"
 
     @property
@@ -168,7 +170,9 @@ class RoutingConfig:
     router: str | None = None  # null = pooled retrieval; "bm25" (no training); or a saved router file (.json)
     top_m: int = 1  # search the router's m most likely domains
     threshold: float = 0.0  # top-m probability mass below this -> fall back to the pooled index
-    scoring: str = "pooled"  # "pooled": pooled BM25 scores, filtered to the domains; "domain": their own indices
+    scoring: str = (
+        "pooled"  # "pooled": pooled BM25 scores, filtered to the domains; "domain": their own indices
+    )
 
     def __post_init__(self) -> None:
         if self.top_m <= 0:
@@ -242,8 +246,11 @@ def _build(cls: Any, raw: Any, where: str) -> Any:
         if key not in fields:
             raise _unknown(where, str(key), list(fields))
         kwargs[key] = _coerce(f"{where}.{key}" if where else key, value, hints[key])
-    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise ConfigError(f"{where}: missing required key '{missing[0]}'")
     try:
@@ -354,8 +361,10 @@ def _check_cross_fields(cfg: RunConfig) -> None:
         except Exception as exc:
             raise ConfigError(f"rewards[{i}].name: {exc}") from None
     if cfg.routing.router is not None and cfg.retrieval.domains:
-        raise ConfigError("routing.router: a router picks the domains per question; set retrieval.domains "
-                          "to null, or routing.router to null to keep the fixed domains")
+        raise ConfigError(
+            "routing.router: a router picks the domains per question; set retrieval.domains "
+            "to null, or routing.router to null to keep the fixed domains"
+        )
     if cfg.training.get("reward_weights") is not None:
         raise ConfigError("training.reward_weights: set the weight on each entry of `rewards` instead")
 

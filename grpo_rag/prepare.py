@@ -80,8 +80,13 @@ def attach_context(
             by_k.setdefault(options.k_for(dom), []).append(i)
         for k, rows in by_k.items():
             domains = static if routes is None else [routes[i].domains for i in rows]
-            found = retriever.retrieve([questions[i] for i in rows], k=k, domains=domains,
-                                       show_progress=show_progress, scoring=options.scoring)
+            found = retriever.retrieve(
+                [questions[i] for i in rows],
+                k=k,
+                domains=domains,
+                show_progress=show_progress,
+                scoring=options.scoring,
+            )
             for i, row_hits in zip(rows, found, strict=True):
                 hits[i] = [(h.id, h.title, h.text) for h in row_hits]
     elif options.context == "oracle":
@@ -109,8 +114,9 @@ def attach_context(
     return out
 
 
-def gold_completion(answers: Sequence[str], passage_ids: Sequence[str], gold_ids: Sequence[str],
-                    answerable: bool) -> str:
+def gold_completion(
+    answers: Sequence[str], passage_ids: Sequence[str], gold_ids: Sequence[str], answerable: bool
+) -> str:
     """The ideal completion for a prepared row: first gold answer, citing the retrieved gold passages."""
     if not answerable:
         from grpo_rag.prompts import ABSTAIN_ANSWER
@@ -158,8 +164,14 @@ def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> Pr
     )
 
 
-def select_questions(qa: Dataset, domains: Sequence[str] | None, limit: int | None, balance: bool,
-                     seed: int, path: str = "<qa>") -> Dataset:
+def select_questions(
+    qa: Dataset,
+    domains: Sequence[str] | None,
+    limit: int | None,
+    balance: bool,
+    seed: int,
+    path: str = "<qa>",
+) -> Dataset:
     """Keep questions of `domains` (None = all), then at most `limit` of them after a seeded shuffle.
 
     With `balance`, the limit is shared equally between domains (round-robin over each domain's shuffled
@@ -170,8 +182,11 @@ def select_questions(qa: Dataset, domains: Sequence[str] | None, limit: int | No
         present = set(qa["domain"])
         missing = sorted(wanted - present)
         if missing:
-            raise DataError(path, f"no questions of domain(s) {', '.join(missing)} (data.domains); "
-                                  f"the file has: {', '.join(sorted(present))}")
+            raise DataError(
+                path,
+                f"no questions of domain(s) {', '.join(missing)} (data.domains); "
+                f"the file has: {', '.join(sorted(present))}",
+            )
         qa = qa.filter(lambda d: d in wanted, input_columns="domain")
     if limit is None or limit >= len(qa):
         return qa
@@ -216,21 +231,32 @@ def prepare_split(
 
     Only questions of `data.domains` are kept; `limit` is drawn domain-balanced when `data.balance_domains`.
     """
-    router_digest = (_file_digest(options.router) if options.router and Path(options.router).is_file()
-                     else None)
-    key = json.dumps({
-        "qa": _file_digest(qa_path), "corpus": _file_digest(cfg.data.corpus), "options": repr(options),
-        "limit": limit, "seed": cfg.training.get("seed"), "stem": cfg.retrieval.stemmer,
-        "stop": cfg.retrieval.stopwords, "domains": cfg.data.domains, "balance": cfg.data.balance_domains,
-        "router": router_digest,
-    }, sort_keys=True)
+    router_digest = (
+        _file_digest(options.router) if options.router and Path(options.router).is_file() else None
+    )
+    key = json.dumps(
+        {
+            "qa": _file_digest(qa_path),
+            "corpus": _file_digest(cfg.data.corpus),
+            "options": repr(options),
+            "limit": limit,
+            "seed": cfg.training.get("seed"),
+            "stem": cfg.retrieval.stemmer,
+            "stop": cfg.retrieval.stopwords,
+            "domains": cfg.data.domains,
+            "balance": cfg.data.balance_domains,
+            "router": router_digest,
+        },
+        sort_keys=True,
+    )
     key_file = cache_dir / "key.json" if cache_dir is not None else None
     if key_file is not None and key_file.is_file() and key_file.read_text() == key:
         return load_from_disk(str(key_file.parent / "data"))
     corpus = load_corpus(cfg.data.corpus)
     qa = load_qa(qa_path, corpus_ids=set(corpus["id"]))
-    qa = select_questions(qa, cfg.data.domains, limit, cfg.data.balance_domains,
-                          int(cfg.training.get("seed", 0)), qa_path)
+    qa = select_questions(
+        qa, cfg.data.domains, limit, cfg.data.balance_domains, int(cfg.training.get("seed", 0)), qa_path
+    )
     needs_index = options.context != "closed_book" or options.router is not None
     retriever = load_retriever(cfg, corpus) if needs_index else None
     prepared = attach_context(qa, retriever, options)

@@ -36,7 +36,9 @@ def _check_output(name: str, values: Any, n: int) -> list[float | None]:
         raise RewardError(f"reward '{name}' returned {len(values)} values for {n} completions")
     for i, v in enumerate(values):
         if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
-            raise RewardError(f"reward '{name}' returned {v!r} for sample {i}; rewards must be numbers or None")
+            raise RewardError(
+                f"reward '{name}' returned {v!r} for sample {i}; rewards must be numbers or None"
+            )
         if v is not None and not math.isfinite(v):
             raise RewardError(f"reward '{name}' returned {v!r} for sample {i}; rewards must be finite")
     return list(values)
@@ -48,9 +50,16 @@ class BoundReward:
     A class rather than a closure so that it pickles whenever the wrapped function does.
     """
 
-    def __init__(self, func: RewardFn, options: Mapping[str, Any], name: str, *,
-                 on_error: str = "stop", timeout_s: float | None = None,
-                 domain_weights: Mapping[str, float] | None = None):
+    def __init__(
+        self,
+        func: RewardFn,
+        options: Mapping[str, Any],
+        name: str,
+        *,
+        on_error: str = "stop",
+        timeout_s: float | None = None,
+        domain_weights: Mapping[str, float] | None = None,
+    ):
         self.func = func
         self.domain_weights = dict(domain_weights or {})  # per-sample multiplier by the row's `domain`
         self.options = dict(options)
@@ -70,8 +79,9 @@ class BoundReward:
         except RewardError as exc:
             return self._failed(exc, len(completions))
         except Exception as exc:  # a plug-in bug: report it under the plug-in's name
-            return self._failed(RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"),
-                                len(completions))
+            return self._failed(
+                RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"), len(completions)
+            )
 
     def _weigh(self, values: list[float | None], columns: Mapping[str, Any]) -> list[float | None]:
         """Scale each sample's reward by its domain's weight (`domain_weights`); unlisted domains keep 1.0."""
@@ -79,9 +89,13 @@ class BoundReward:
             return values
         domains = columns.get("domain")
         if domains is None or len(domains) != len(values):
-            raise RewardError(f"reward '{self.__name__}' has domain_weights but the batch has no 'domain' column")
-        return [None if v is None else v * self.domain_weights.get(d, 1.0)
-                for v, d in zip(values, domains, strict=True)]
+            raise RewardError(
+                f"reward '{self.__name__}' has domain_weights but the batch has no 'domain' column"
+            )
+        return [
+            None if v is None else v * self.domain_weights.get(d, 1.0)
+            for v, d in zip(values, domains, strict=True)
+        ]
 
     def _run(self, **kwargs: Any) -> Any:
         if self.timeout_s is None:
@@ -91,7 +105,9 @@ class BoundReward:
         try:
             return pool.submit(self.func, **kwargs).result(timeout=self.timeout_s)
         except FutureTimeout:
-            raise RewardError(f"reward '{self.__name__}' took longer than its timeout_s={self.timeout_s}") from None
+            raise RewardError(
+                f"reward '{self.__name__}' took longer than its timeout_s={self.timeout_s}"
+            ) from None
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -118,8 +134,9 @@ class AsyncBoundReward(BoundReward):
         except RewardError as exc:
             return self._failed(exc, len(completions))
         except Exception as exc:
-            return self._failed(RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"),
-                                len(completions))
+            return self._failed(
+                RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"), len(completions)
+            )
 
 
 def _check_options(spec_name: str, fn: Callable[..., Any], options: Mapping[str, Any]) -> None:
@@ -191,8 +208,14 @@ def build_reward_funcs(specs: Iterable[RewardSpec]) -> tuple[list[BoundReward], 
         timeout_s = getattr(spec, "timeout_s", None)
         if timeout_s is not None and not timeout_s > 0:
             raise RewardError(f"reward '{spec.name}': timeout_s must be a positive number, got {timeout_s!r}")
-        bound = wrapper_cls(fn, options, name, on_error=on_error, timeout_s=timeout_s,
-                            domain_weights=getattr(spec, "domain_weights", None))
+        bound = wrapper_cls(
+            fn,
+            options,
+            name,
+            on_error=on_error,
+            timeout_s=timeout_s,
+            domain_weights=getattr(spec, "domain_weights", None),
+        )
         if builtin:
             try:
                 fn(prompts=[], completions=[], **options)

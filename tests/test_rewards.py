@@ -368,7 +368,10 @@ def test_raising_plugin_stops_or_skips() -> None:
     with pytest.raises(RewardError, match="reward 'boom' raised ZeroDivisionError: plug-in bug"):
         BoundReward(_boom, {}, "boom")(prompts=["p"], completions=["c"])
     with pytest.warns(RuntimeWarning, match="skipping it for this batch"):
-        assert BoundReward(_boom, {}, "boom", on_error="skip")(prompts=["p"], completions=["c", "d"]) == [None, None]
+        assert BoundReward(_boom, {}, "boom", on_error="skip")(prompts=["p"], completions=["c", "d"]) == [
+            None,
+            None,
+        ]
 
 
 def test_hanging_plugin_times_out() -> None:
@@ -391,8 +394,9 @@ class DomainSpec(Spec):
 
 
 def test_domain_weights_scale_each_sample_by_its_domain(plugin_file: Path) -> None:
-    funcs, weights = build_reward_funcs([DomainSpec(f"{plugin_file}:scaled", 1.0, {"scale": 2.0},
-                                                    {"pubmedqa": 0.5, "reddit": 0.0})])
+    funcs, weights = build_reward_funcs(
+        [DomainSpec(f"{plugin_file}:scaled", 1.0, {"scale": 2.0}, {"pubmedqa": 0.5, "reddit": 0.0})]
+    )
     batch = {"domain": ["pubmedqa", "reddit", "wikipedia"]}
     assert funcs[0](prompts=["p"] * 3, completions=["c"] * 3, **batch) == [1.0, 0.0, 2.0]
     assert weights == [1.0]
