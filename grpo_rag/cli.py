@@ -12,8 +12,12 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grpo_rag.errors import GrpoRagError
+
+if TYPE_CHECKING:
+    from grpo_rag.config import RunConfig
 
 
 def _cmd_index(args: argparse.Namespace) -> None:
@@ -52,12 +56,84 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
     if args.closed_book and args.oracle:
         raise GrpoRagError("--closed-book and --oracle are exclusive; pick one")
-    cfg = load_config(args.config, args.overrides)
+    overrides = [*args.overrides, *([f"routing.router={args.router}"] if args.router else [])]
+    cfg = load_config(args.config, overrides)
     context = "closed_book" if args.closed_book else "oracle" if args.oracle else "retrieved"
+    if args.experts:
+        _eval_experts(cfg, args, context)
+        return
     out = args.out or str(Path(args.checkpoint or cfg.output_dir) / f"eval-{context}")
     metrics = evaluate(cfg, args.checkpoint, out, data=args.data, context=context, limit=args.limit)
     print(report_markdown(metrics, f"{metrics['checkpoint']} ({context})"))
     print(f"wrote {out}/metrics.json and {out}/report.md")
+
+
+def _eval_experts(cfg: RunConfig, args: argparse.Namespace, context: str) -> None:
+    """`eval --experts DIR`: every adapter on one base; each question gets its router's (or gold) domain's."""
+    from grpo_rag.evaluate import report_markdown
+    from grpo_rag.experts import assign_adapters, evaluate_with_adapters, load_experts, memory_report
+    from grpo_rag.modeling import uses_chat
+    from grpo_rag.prepare import prepare_split, prompt_options
+
+    if args.checkpoint:
+        raise GrpoRagError("--experts and --checkpoint are exclusive; --experts loads every adapter in DIR")
+    model, tok, names = load_experts(cfg, args.experts)
+    options = prompt_options(cfg, uses_chat(tok, cfg.model.chat_template), context)
+    limit = args.limit if args.limit is not None else cfg.data.max_eval_samples
+    prepared = prepare_split(cfg, args.data or cfg.data.eval, options, None, limit)
+    mode = "router" if cfg.routing.router else "oracle"
+    out = Path(args.out or Path(args.experts) / f"eval-experts-{mode}")
+    title = f"Experts in {args.experts} ({mode} domain per question, {context}, {len(prepared)} questions)"
+    metrics = evaluate_with_adapters(
+        cfg, model, tok, prepared, assign_adapters(prepared, mode, names), out, title
+    )
+    metrics["memory"] = memory_report(model, names)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    print(report_markdown(metrics, title))
+    print(
+        f"adapters used: {metrics['adapters']}; memory: base {metrics['memory']['base_bytes']} B once + "
+        f"adapters {metrics['memory']['total_bytes'] - metrics['memory']['base_bytes']} B"
+    )
+    print(f"wrote {out}/metrics.json and {out}/report.md")
+
+
+def _cmd_train_experts(args: argparse.Namespace) -> None:
+    from grpo_rag.config import load_config
+    from grpo_rag.experts import train_experts
+
+    cfg = load_config(args.config, args.overrides)
+    done = train_experts(
+        cfg, args.out, args.domains.split(",") if args.domains else None, overwrite=args.overwrite
+    )
+    for name, summary in done.items():
+        print(f"{name}: {summary['steps']} steps in {summary['train_seconds']:.0f}s -> {summary['adapter']}")
+
+
+def _cmd_route_train(args: argparse.Namespace) -> None:
+    from grpo_rag.config import load_config
+    from grpo_rag.routing import train_router
+
+    cfg = load_config(args.config, args.overrides)
+    summary = train_router(args.data or cfg.data.train, None if args.no_corpus else cfg.data.corpus, args.out)
+    print(json.dumps(summary, indent=2))
+
+
+def _add_multidomain_commands(sub: argparse._SubParsersAction, with_config: object) -> None:
+    """`train-experts` and `route-train` (issue #4: routing and per-domain LoRA experts)."""
+    p = sub.add_parser("train-experts", help="GRPO + LoRA: one shared adapter and one expert per domain")
+    with_config(p)  # type: ignore[operator]
+    p.add_argument("--out", help="experts dir (default: the parent of training.output_dir)")
+    p.add_argument("--domains", help="comma-separated domains (default: every domain of data.train)")
+    p.add_argument("--overwrite", action="store_true", help="replace previous runs in the experts dir")
+    p.set_defaults(func=_cmd_train_experts)
+
+    p = sub.add_parser("route-train", help="fit the naive Bayes domain router on training questions")
+    p.add_argument("--config", required=True, help="YAML run config (data.train, data.corpus)")
+    p.add_argument("--out", required=True, help="router file to write (.npz)")
+    p.add_argument("--data", help="QA JSONL to learn from (default: the config's data.train)")
+    p.add_argument("--no-corpus", action="store_true", help="learn from questions only, not corpus passages")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
+    p.set_defaults(func=_cmd_route_train)
 
 
 def _cmd_rewards(args: argparse.Namespace) -> None:
@@ -113,8 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate only the first N questions")
     p.add_argument("--closed-book", action="store_true", help="ablation: no passages in the prompt")
     p.add_argument("--oracle", action="store_true", help="ablation: the gold passages instead of BM25")
+    p.add_argument("--router", help="route questions to domains first: 'bm25' or a router file (.npz)")
+    p.add_argument("--experts", help="dir of adapters (shared + one per domain) served on one base model")
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     p.set_defaults(func=_cmd_eval)
+
+    _add_multidomain_commands(sub, with_config)
 
     p = sub.add_parser("rewards", help="list the registered reward functions")
     p.set_defaults(func=_cmd_rewards)

@@ -64,6 +64,8 @@ class DataConfig:
     # value (`augment.py`): the policy is rewarded for reading the passage, not for recalling the value.
     counterfactual_fraction: float = 0.0
     counterfactual_values: str = "pool"  # pool: another answer of the same shape | novel: random edits
+    domains: list[str] | None = None  # keep only questions of these domains (train and eval); null = all
+    balance_domains: bool = False  # max_train_samples drawn equally from each domain (seeded), not pooled
 
     def __post_init__(self) -> None:
         _one_of("data.counterfactual_values", self.counterfactual_values, ("pool", "novel"))
@@ -71,6 +73,12 @@ class DataConfig:
             raise ConfigError(
                 f"data.counterfactual_fraction: expected a share in [0, 1], got {self.counterfactual_fraction}"
             )
+        if self.domains is not None and not self.domains:
+            raise ConfigError("data.domains: expected a non-empty list of domain names, or null for all")
+        for name in ("max_train_samples", "max_eval_samples"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"data.{name}: expected a positive integer or null, got {value}")
 
 
 @dataclass
@@ -112,9 +120,13 @@ class RewardConfig:
     kwargs: dict[str, Any] = field(default_factory=dict)  # keyword options of the reward function
     on_error: str = "stop"  # a raise / bad output / timeout: "stop" the run, or "skip" (None) for that batch
     timeout_s: float | None = None  # longest one call may take, in seconds; null = no limit
+    domain_weights: dict[str, float] = field(default_factory=dict)  # per-domain multiplier; others 1.0
 
     def __post_init__(self) -> None:
         _one_of(f"reward '{self.name}' on_error", self.on_error, ("stop", "skip"))
+        for dom, w in self.domain_weights.items():
+            if not 0.0 <= w < float("inf"):
+                raise ConfigError(f"reward '{self.name}' domain_weights.{dom}: expected a finite number >= 0")
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise ConfigError(f"reward '{self.name}' timeout_s: expected a positive number of seconds")
 
@@ -175,6 +187,9 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)  # `grpo-rag bootstrap` settings
     rollout: RolloutConfig = field(default_factory=RolloutConfig)  # single-shot or multi-turn search
+    routing: RoutingConfig = field(
+        default_factory=lambda: RoutingConfig()
+    )  # domain router (grpo_rag.routing)
     source: str = "<defaults>"
 
     @property
@@ -185,6 +200,25 @@ class RunConfig:
         out = dataclasses.asdict(self)
         out.pop("source")
         return out
+
+
+@dataclass
+class RoutingConfig:
+    """Domain routing before retrieval (`grpo_rag.routing`): which router, how many domains, when to fall back."""
+
+    router: str | None = None  # null = pooled retrieval; "bm25" (no training); or a saved router file (.json)
+    top_m: int = 1  # search the router's m most likely domains
+    threshold: float = 0.0  # top-m probability mass below this -> fall back to the pooled index
+    scoring: str = (
+        "pooled"  # "pooled": pooled BM25 scores, filtered to the domains; "domain": their own indices
+    )
+
+    def __post_init__(self) -> None:
+        if self.top_m <= 0:
+            raise ConfigError(f"routing.top_m: expected a positive integer, got {self.top_m}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"routing.threshold: expected a probability in [0, 1], got {self.threshold}")
+        _one_of("routing.scoring", self.scoring, ("pooled", "domain"))
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -372,6 +406,11 @@ def _check_cross_fields(cfg: RunConfig) -> None:
             )
     if cfg.rollout.mode == "multi_turn" and cfg.training.get("max_tool_calling_iterations") is not None:
         raise ConfigError("training.max_tool_calling_iterations: set rollout.max_calls instead")
+    if cfg.routing.router is not None and cfg.retrieval.domains:
+        raise ConfigError(
+            "routing.router: a router picks the domains per question; set retrieval.domains "
+            "to null, or routing.router to null to keep the fixed domains"
+        )
     if cfg.training.get("reward_weights") is not None:
         raise ConfigError("training.reward_weights: set the weight on each entry of `rewards` instead")
 

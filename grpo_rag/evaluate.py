@@ -277,6 +277,22 @@ def evaluate(
             "seconds_per_question": round(seconds / max(1, len(prepared)), 4),
         }
     )
+    title = f"Evaluation of {metrics['checkpoint']} ({context}, {metrics['n']} questions)"
+    write_evaluation(out, prepared, completions, scores, metrics, title)
+    return metrics
+
+
+def write_evaluation(
+    out: Path,
+    prepared: Dataset,
+    completions: Sequence[str],
+    scores: list[dict[str, float]],
+    metrics: dict[str, Any],
+    title: str,
+    extra: Sequence[dict[str, Any]] | None = None,
+) -> None:
+    """Write `predictions.jsonl` (with per-row `extra` fields, e.g. the adapter used), `metrics.json`, `report.md`."""
+    extras = extra if extra is not None else [{}] * len(prepared)
     write_jsonl(
         out / "predictions.jsonl",
         (
@@ -287,12 +303,11 @@ def evaluate(
                 "answers": row["answers"],
                 "passage_ids": row["passage_ids"],
                 "completion": completion,
+                **x,
                 **s,
             }
-            for row, completion, s in zip(prepared, completions, scores, strict=True)
+            for row, completion, s, x in zip(prepared, completions, scores, extras, strict=True)
         ),
     )
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    title = f"Evaluation of {metrics['checkpoint']} ({context}, {metrics['n']} questions)"
     write_atomic(out / "report.md", report_markdown(metrics, title))
-    return metrics

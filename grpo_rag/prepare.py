@@ -42,6 +42,10 @@ class PromptOptions:
     context: Context = "retrieved"
     instructions: str | None = None  # None = prompts.INSTRUCTIONS
     closed_book_instructions: str | None = None  # None = prompts.CLOSED_BOOK_INSTRUCTIONS
+    router: str | None = None  # route each question to domains first ("bm25" or a router file); None = off
+    top_m: int = 1  # routed questions search their router's m most likely domains
+    threshold: float = 0.0  # below this top-m probability a question falls back to the pooled index
+    scoring: str = "pooled"  # routed BM25 scores: "pooled" (masked pool) or "domain" (own indices)
 
     def k_for(self, domain: str) -> int:
         return dict(self.per_domain_k).get(domain, self.k)
@@ -69,21 +73,34 @@ def attach_context(
 
     With `context="oracle"` the gold passages are used (questions without gold ids get none); with
     `"closed_book"` or `"search"` no passages are given (with `"search"` the prompt is the multi-turn
-    search prompt). Retrieval is one batched call per distinct k.
+    search prompt). Retrieval is one batched call per distinct k. With a router, `routed_domains`
+    (searched domains; [] = pooled fallback) and `routed_top` columns are added too.
     """
     questions: list[str] = qa["question"]
     n = len(questions)
     hits: list[list[tuple[str, str, str]]] = [[] for _ in range(n)]  # (id, title, text)
+    routes = None
+    if options.router is not None:
+        from grpo_rag.routing import load_router, route
+
+        if retriever is None:
+            raise ValueError("routing needs a retriever")
+        routes = route(load_router(options.router, retriever), questions, options.top_m, options.threshold)
     if options.context == "retrieved":
         if retriever is None:
             raise ValueError("retrieved context needs a retriever")
-        domains = list(options.domains) if options.domains else None
+        static = list(options.domains) if options.domains else None
         by_k: dict[int, list[int]] = {}
         for i, dom in enumerate(qa["domain"]):
             by_k.setdefault(options.k_for(dom), []).append(i)
         for k, rows in by_k.items():
+            domains = static if routes is None else [routes[i].domains for i in rows]
             found = retriever.retrieve(
-                [questions[i] for i in rows], k=k, domains=domains, show_progress=show_progress
+                [questions[i] for i in rows],
+                k=k,
+                domains=domains,
+                show_progress=show_progress,
+                scoring=options.scoring,
             )
             for i, row_hits in zip(rows, found, strict=True):
                 hits[i] = [(h.id, h.title, h.text) for h in row_hits]
@@ -94,6 +111,9 @@ def attach_context(
         for i, gold in enumerate(qa["gold_ids"]):
             hits[i] = [(g, *lookup[g]) for g in gold]
     cols: dict[str, list[Any]] = {"prompt": [], "passages": [], "passage_ids": [], "passage_titles": []}
+    if routes is not None:
+        cols["routed_domains"] = [list(r.domains or ()) for r in routes]
+        cols["routed_top"] = [r.top for r in routes]
     for question, row_hits in zip(questions, hits, strict=True):
         texts = [h[2] for h in row_hits]
         titles = [h[1] for h in row_hits]
@@ -152,7 +172,7 @@ def load_retriever(cfg: RunConfig, corpus: Dataset | None = None) -> BM25Retriev
 
 
 def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> PromptOptions:
-    r = cfg.retrieval
+    r, ro = cfg.retrieval, cfg.routing
     return PromptOptions(
         k=r.k,
         domains=tuple(r.domains) if r.domains else None,
@@ -161,7 +181,58 @@ def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> Pr
         context=context,  # type: ignore[arg-type]
         instructions=cfg.prompt.instructions,
         closed_book_instructions=cfg.prompt.closed_book_instructions,
+        router=ro.router,
+        top_m=ro.top_m,
+        threshold=ro.threshold,
+        scoring=ro.scoring,
     )
+
+
+def select_questions(
+    qa: Dataset,
+    domains: Sequence[str] | None,
+    limit: int | None,
+    balance: bool,
+    seed: int,
+    path: str = "<qa>",
+) -> Dataset:
+    """Keep questions of `domains` (None = all), then at most `limit` of them after a seeded shuffle.
+
+    With `balance`, the limit is shared equally between domains (round-robin over each domain's shuffled
+    questions), so a large domain cannot crowd out a small one.
+    """
+    if domains:
+        wanted = set(domains)
+        present = set(qa["domain"])
+        missing = sorted(wanted - present)
+        if missing:
+            raise DataError(
+                path,
+                f"no questions of domain(s) {', '.join(missing)} (data.domains); "
+                f"the file has: {', '.join(sorted(present))}",
+            )
+        qa = qa.filter(lambda d: d in wanted, input_columns="domain")
+    if limit is None or limit >= len(qa):
+        return qa
+    if not balance:
+        return qa.shuffle(seed=seed).select(range(limit))
+    rng = random.Random(seed)
+    pools: dict[str, list[int]] = {}
+    for i, d in enumerate(qa["domain"]):
+        pools.setdefault(d, []).append(i)
+    queues = []
+    for d in sorted(pools):
+        rng.shuffle(pools[d])
+        queues.append(pools[d])
+    chosen: list[int] = []
+    depth = 0
+    while len(chosen) < limit:
+        for q in queues:
+            if depth < len(q) and len(chosen) < limit:
+                chosen.append(q[depth])
+        depth += 1
+    rng.shuffle(chosen)
+    return qa.select(chosen)
 
 
 def _file_digest(path: str) -> str:
@@ -180,7 +251,13 @@ def _file_digest(path: str) -> str:
 def prepare_split(
     cfg: RunConfig, qa_path: str, options: PromptOptions, cache_dir: Path | None, limit: int | None = None
 ) -> Dataset:
-    """Load QA, retrieve for every question in one batched pass, build prompts; cached under `cache_dir`."""
+    """Load QA, retrieve for every question in one batched pass, build prompts; cached under `cache_dir`.
+
+    Only questions of `data.domains` are kept; `limit` is drawn domain-balanced when `data.balance_domains`.
+    """
+    router_digest = (
+        _file_digest(options.router) if options.router and Path(options.router).is_file() else None
+    )
     key = json.dumps(
         {
             "qa": _file_digest(qa_path),
@@ -190,6 +267,9 @@ def prepare_split(
             "seed": cfg.training.get("seed"),
             "stem": cfg.retrieval.stemmer,
             "stop": cfg.retrieval.stopwords,
+            "domains": cfg.data.domains,
+            "balance": cfg.data.balance_domains,
+            "router": router_digest,
         },
         sort_keys=True,
     )
@@ -198,9 +278,11 @@ def prepare_split(
         return load_from_disk(str(key_file.parent / "data"))
     corpus = load_corpus(cfg.data.corpus)
     qa = load_qa(qa_path, corpus_ids=set(corpus["id"]))
-    if limit is not None and limit < len(qa):
-        qa = qa.shuffle(seed=cfg.training.get("seed", 0)).select(range(limit))
-    retriever = load_retriever(cfg, corpus) if options.context not in ("closed_book", "search") else None
+    qa = select_questions(
+        qa, cfg.data.domains, limit, cfg.data.balance_domains, int(cfg.training.get("seed", 0)), qa_path
+    )
+    needs_index = options.context not in ("closed_book", "search") or options.router is not None
+    retriever = load_retriever(cfg, corpus) if needs_index else None
     prepared = attach_context(qa, retriever, options)
     if cache_dir is not None:
         tmp = cache_dir.with_name(f".{cache_dir.name}.tmp-{os.getpid()}")

@@ -173,30 +173,40 @@ class BM25Retriever:
         self,
         queries: list[str],
         k: int,
-        domains: list[str] | list[list[str]] | None = None,
+        domains: list[str] | Sequence[Sequence[str] | None] | None = None,
         show_progress: bool = False,
+        scoring: str = "domain",
     ) -> list[list[Hit]]:
         """Top-k passages per query, best first; passages sharing no term with a query are left out.
 
         `domains=None` searches the pooled index. A list of names restricts every query to those domains;
-        a list of lists gives each query its own domains. Restricted queries search each named domain's
-        own index and merge by score; fewer than k hits come back when fewer passages match.
+        a list of lists gives each query its own domains (None in it = pooled for that query). With
+        `scoring="domain"` restricted queries search each named domain's own index and merge by score;
+        with `scoring="pooled"` they keep the pooled index's scores, masked to the named domains (so a
+        passage ranks as in pooled search, minus the other domains). Fewer than k hits come back when
+        fewer passages match.
         """
         if isinstance(queries, str) or not all(isinstance(q, str) for q in queries):
             raise GrpoRagError("queries must be a list of strings")
         if not isinstance(k, int) or k <= 0:
             raise GrpoRagError(f"k must be a positive integer, got {k!r}")
+        if scoring not in ("domain", "pooled"):
+            raise GrpoRagError(f"scoring must be 'domain' or 'pooled', got {scoring!r}")
         per_query = self._resolve_domains(domains, len(queries))
         tokens = self._tokenize(list(queries), show_progress=show_progress)
-        # One bm25s call per index: the pooled one and each domain that any query needs.
-        groups: dict[str | None, list[int]] = {}
+        # One bm25s call per index (domain scoring) or per distinct domain set (pooled scoring).
+        groups: dict[Any, list[int]] = {}
         for qi, names in enumerate(per_query):
-            for name in names if names is not None else [None]:
-                groups.setdefault(name, []).append(qi)
+            if scoring == "pooled" or names is None:
+                groups.setdefault(("pooled", names), []).append(qi)
+            else:
+                for name in names:
+                    groups.setdefault(("domain", name), []).append(qi)
         found: list[list[tuple[float, int]]] = [[] for _ in queries]
-        for name, members in groups.items():
-            index = self._pooled if name is None else self._by_domain[name]
-            rows = None if name is None else self._domain_rows[name]
+        for (kind, key), members in groups.items():
+            index = self._pooled if kind == "pooled" else self._by_domain[key]
+            rows = self._domain_rows[key] if kind == "domain" else None
+            mask = self._mask(key) if kind == "pooled" and key is not None else None
             n_docs = int(index.scores["num_docs"])
             result = index.retrieve(
                 [tokens[qi] for qi in members],
@@ -204,6 +214,7 @@ class BM25Retriever:
                 show_progress=show_progress,
                 n_threads=0,
                 backend_selection="numpy",
+                weight_mask=mask,
             )
             doc_rows = result.documents if rows is None else rows[result.documents]
             for qi, scores, doc_ids in zip(members, result.scores.tolist(), doc_rows.tolist(), strict=True):
@@ -213,6 +224,13 @@ class BM25Retriever:
             for f in found
         ]
 
+    def _mask(self, names: tuple[str, ...]) -> np.ndarray:
+        """1.0 for passages of the named domains, 0.0 elsewhere (a bm25s weight mask over the pool)."""
+        mask = np.zeros(len(self), dtype=np.float32)
+        for name in names:
+            mask[self._domain_rows[name]] = 1.0
+        return mask
+
     def _hit(self, row: int, score: float) -> Hit:
         p = self._passages
         return Hit(
@@ -220,7 +238,7 @@ class BM25Retriever:
         )
 
     def _resolve_domains(
-        self, domains: list[str] | list[list[str]] | None, n_queries: int
+        self, domains: list[str] | Sequence[Sequence[str] | None] | None, n_queries: int
     ) -> list[tuple[str, ...] | None]:
         """Normalise the `domains` argument to one tuple of names (or None = pooled) per query."""
         if domains is None:
@@ -231,7 +249,7 @@ class BM25Retriever:
             )
         if all(isinstance(d, str) for d in domains):
             per_query: list[Sequence[str]] = [domains] * n_queries  # type: ignore[list-item]
-        elif all(isinstance(d, (list, tuple)) for d in domains):
+        elif all(d is None or isinstance(d, (list, tuple)) for d in domains):
             if len(domains) != n_queries:
                 raise GrpoRagError(
                     f"got {len(domains)} domain lists for {n_queries} queries; give one per query"
@@ -243,6 +261,9 @@ class BM25Retriever:
             )
         out: list[tuple[str, ...] | None] = []
         for names in per_query:
+            if names is None:
+                out.append(None)
+                continue
             if not names:
                 raise GrpoRagError("an empty domain list matches nothing; pass domains=None to search all")
             unknown = sorted({n for n in names if n not in self._by_domain})

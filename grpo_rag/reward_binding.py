@@ -59,8 +59,10 @@ class BoundReward:
         *,
         on_error: str = "stop",
         timeout_s: float | None = None,
+        domain_weights: Mapping[str, float] | None = None,
     ):
         self.func = func
+        self.domain_weights = dict(domain_weights or {})  # per-sample multiplier by the row's `domain`
         self.options = dict(options)
         self.on_error = on_error  # "stop": raise RewardError; "skip": warn and give None to every sample
         self.timeout_s = timeout_s  # seconds one call may take; None = no limit
@@ -75,13 +77,27 @@ class BoundReward:
         columns = rollout_columns(completions, columns)  # multi-turn: the passages of every search call
         try:
             values = self._run(prompts=prompts, completions=completions, **{**columns, **self.options})
-            return _check_output(self.__name__, values, len(completions))
+            return self._weigh(_check_output(self.__name__, values, len(completions)), columns)
         except RewardError as exc:
             return self._failed(exc, len(completions))
         except Exception as exc:  # a plug-in bug: report it under the plug-in's name
             return self._failed(
                 RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"), len(completions)
             )
+
+    def _weigh(self, values: list[float | None], columns: Mapping[str, Any]) -> list[float | None]:
+        """Scale each sample's reward by its domain's weight (`domain_weights`); unlisted domains keep 1.0."""
+        if not self.domain_weights:
+            return values
+        domains = columns.get("domain")
+        if domains is None or len(domains) != len(values):
+            raise RewardError(
+                f"reward '{self.__name__}' has domain_weights but the batch has no 'domain' column"
+            )
+        return [
+            None if v is None else v * self.domain_weights.get(d, 1.0)
+            for v, d in zip(values, domains, strict=True)
+        ]
 
     def _run(self, **kwargs: Any) -> Any:
         if self.timeout_s is None:
@@ -116,7 +132,7 @@ class AsyncBoundReward(BoundReward):
         """Await the wrapped reward; options win over same-named columns. Failures follow `on_error`."""
         try:
             values = await self.func(prompts=prompts, completions=completions, **{**columns, **self.options})
-            return _check_output(self.__name__, values, len(completions))
+            return self._weigh(_check_output(self.__name__, values, len(completions)), columns)
         except RewardError as exc:
             return self._failed(exc, len(completions))
         except Exception as exc:
@@ -194,7 +210,14 @@ def build_reward_funcs(specs: Iterable[RewardSpec]) -> tuple[list[BoundReward], 
         timeout_s = getattr(spec, "timeout_s", None)
         if timeout_s is not None and not timeout_s > 0:
             raise RewardError(f"reward '{spec.name}': timeout_s must be a positive number, got {timeout_s!r}")
-        bound = wrapper_cls(fn, options, name, on_error=on_error, timeout_s=timeout_s)
+        bound = wrapper_cls(
+            fn,
+            options,
+            name,
+            on_error=on_error,
+            timeout_s=timeout_s,
+            domain_weights=getattr(spec, "domain_weights", None),
+        )
         if builtin:
             try:
                 fn(prompts=[], completions=[], **options)

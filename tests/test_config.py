@@ -64,6 +64,22 @@ def test_overrides_are_typed(tmp_path: Path) -> None:
         ({"data": "x.jsonl"}, "data: expected a mapping"),
         ({"bootstrap": {"hidden_size": 1.5}}, "bootstrap.hidden_size: expected int"),
         ({"eval": {"batch_size": True}}, "eval.batch_size: expected int"),
+        ({"data": {"domains": []}}, "data.domains: expected a non-empty list"),
+        (
+            {"data": {"balance_domain": True}},
+            "unknown key 'balance_domain' (did you mean 'balance_domains'?)",
+        ),
+        ({"data": {"max_train_samples": 0}}, "data.max_train_samples: expected a positive integer"),
+        ({"rewards": [{"name": "f1", "domain_weights": {"reddit": -1}}]}, "domain_weights.reddit"),
+        (
+            {"rewards": [{"name": "f1", "domain_weights": {"reddit": "high"}}]},
+            "domain_weights.reddit: expected float",
+        ),
+        ({"routing": {"top_m": 0}}, "routing.top_m: expected a positive integer"),
+        ({"routing": {"threshold": 1.5}}, "routing.threshold: expected a probability"),
+        ({"routing": {"scoring": "mixed"}}, "routing.scoring: expected one of pooled, domain"),
+        ({"routing": {"routr": "bm25"}}, "routing: unknown key 'routr' (did you mean 'router'?)"),
+        ({"routing": {"router": "bm25"}, "retrieval": {"domains": ["a"]}}, "routing.router: a router picks"),
     ],
 )
 def test_bad_configs(raw: dict, message: str) -> None:
@@ -105,3 +121,14 @@ def test_counterfactual_fraction_is_a_share() -> None:
     assert from_dict({"data": {"counterfactual_fraction": 0.5}}).data.counterfactual_fraction == 0.5
     with pytest.raises(ConfigError, match=r"data.counterfactual_fraction: expected a share in \[0, 1\]"):
         from_dict({"data": {"counterfactual_fraction": 1.5}})
+
+
+def test_multidomain_config_fields() -> None:
+    cfg = load_config(
+        Path(__file__).resolve().parent.parent / "configs/multidomain.yaml",
+        ["data.domains=[pubmedqa]", "routing.router=bm25"],
+    )
+    assert cfg.data.domains == ["pubmedqa"] and cfg.data.balance_domains is True
+    assert cfg.retrieval.per_domain_k == {"tatqa": 2}
+    assert cfg.rewards[0].domain_weights == {"pubmedqa": 0.5}
+    assert cfg.routing.router == "bm25" and cfg.routing.top_m == 2

@@ -384,3 +384,21 @@ def test_hanging_plugin_times_out() -> None:
         BoundReward(_slow, {}, "slow", timeout_s=0.2)(prompts=["p"], completions=["c"])
     assert time.monotonic() - start < 1.5
     assert BoundReward(_slow, {}, "slow", timeout_s=5)(prompts=["p"], completions=["c"]) == [1.0]
+
+
+@dataclass
+class DomainSpec(Spec):
+    """A reward entry with per-domain weights (the config's `domain_weights`)."""
+
+    domain_weights: dict[str, float] = field(default_factory=dict)
+
+
+def test_domain_weights_scale_each_sample_by_its_domain(plugin_file: Path) -> None:
+    funcs, weights = build_reward_funcs(
+        [DomainSpec(f"{plugin_file}:scaled", 1.0, {"scale": 2.0}, {"pubmedqa": 0.5, "reddit": 0.0})]
+    )
+    batch = {"domain": ["pubmedqa", "reddit", "wikipedia"]}
+    assert funcs[0](prompts=["p"] * 3, completions=["c"] * 3, **batch) == [1.0, 0.0, 2.0]
+    assert weights == [1.0]
+    with pytest.raises(RewardError, match="no 'domain' column"):
+        funcs[0](prompts=["p"], completions=["c"])
