@@ -49,29 +49,47 @@ class Plan:
     real_limit: int | None = None  # passages of data/real/corpus.jsonl used (None = all)
     queries: int = 1000  # batched queries timed for BM25Retriever, per corpus
     rank_queries_real: int = 100  # rank_bm25 scores every passage per query in Python: a sample
-    rank_queries_synth: int = 10
+    rank_queries_synth: int = 5
     k: int = 3
-    sft_steps: int = 40  # warm start of the timing model (timing needs a model, not a good one)
+    sft_steps: int = 20  # warm start of the timing model (timing needs a model, not a good one)
     model: dict[str, int] = field(default_factory=dict)  # bootstrap overrides; {} = the demo's model
-    steps: int = 15  # GRPO steps per overhead run
+    steps: int = 8  # GRPO steps per overhead run (the first is warm-up and not counted)
     repeats: int = 2  # overhead runs per side, alternating; the fastest of each side is compared
     batch: int = 32  # per_device_train_batch_size (completions per step), as configs/quickstart.yaml
     num_generations: int = 8
     completion_length: int = 16
     memory_model: dict[str, int] = field(default_factory=lambda: dict(MEMORY_MODEL))
-    memory_batch: int = 16
-    memory_generations: int = 8
-    memory_completion_length: int = 32
-    groups: tuple[int, ...] = (2, 4, 8, 16)
+    memory_batch: int = 8
+    memory_generations: int = 4
+    memory_completion_length: int = 16
+    groups: tuple[int, ...] = (2, 8, 16)
     lengths: tuple[int, ...] = (16, 64)
     rollout_prompts: int = 4
     isolated: bool = True  # one child process per measurement
 
 
-QUICK = Plan(synth_passages=2000, real_limit=400, queries=50, rank_queries_real=10, rank_queries_synth=5,
-             sft_steps=1, model=dict(TINY_MODEL), steps=2, repeats=1, batch=4, num_generations=2,
-             completion_length=4, memory_model=dict(TINY_MODEL), memory_batch=4, memory_generations=2,
-             memory_completion_length=4, groups=(2, 4), lengths=(4,), rollout_prompts=2, isolated=False)
+QUICK = Plan(
+    synth_passages=2000,
+    real_limit=400,
+    queries=50,
+    rank_queries_real=10,
+    rank_queries_synth=5,
+    sft_steps=1,
+    model=dict(TINY_MODEL),
+    steps=2,
+    repeats=1,
+    batch=4,
+    num_generations=2,
+    completion_length=4,
+    memory_model=dict(TINY_MODEL),
+    memory_batch=4,
+    memory_generations=2,
+    memory_completion_length=4,
+    groups=(2, 4),
+    lengths=(4,),
+    rollout_prompts=2,
+    isolated=False,
+)
 
 
 # --- measurements (each returns a JSON-able dict; run in a child process unless --quick) -----------------
@@ -81,8 +99,12 @@ def task_synth_corpus(p: dict[str, Any]) -> dict[str, Any]:
 
     rng = np.random.default_rng(p["seed"])
     letters = np.array(list("bcdfghklmnprstvz")), np.array(list("aeiou"))
-    vocab = sorted({"".join(rng.choice(letters[i % 2]) for i in range(int(rng.integers(4, 10))))
-                    for _ in range(min(60_000, max(1000, p["n"] // 10)))})
+    vocab = sorted(
+        {
+            "".join(rng.choice(letters[i % 2]) for i in range(int(rng.integers(4, 10))))
+            for _ in range(min(60_000, max(1000, p["n"] // 10)))
+        }
+    )
     weights = 1.0 / (np.arange(len(vocab)) + 2.7)
     lengths = rng.integers(20, 61, size=p["n"])
     words = rng.choice(len(vocab), size=int(lengths.sum()), p=weights / weights.sum()).astype(np.int32)
@@ -92,16 +114,20 @@ def task_synth_corpus(p: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     with open(p["corpus"], "w", encoding="utf-8") as f:
         for i, end in enumerate(ends):
-            text = " ".join(vocab_arr[words[end - lengths[i]:end]])
+            text = " ".join(vocab_arr[words[end - lengths[i] : end]])
             f.write(json.dumps({"id": f"s{i:07d}", "text": text, "domain": domains[i % 4]}) + "\n")
     picks = rng.integers(0, p["n"], size=p["n_queries"])
     queries = []
     for i in picks:
-        own = words[ends[i] - lengths[i]:ends[i]]
+        own = words[ends[i] - lengths[i] : ends[i]]
         queries.append(" ".join(vocab_arr[rng.choice(own, size=5, replace=False)]))
     Path(p["queries"]).write_text(json.dumps(queries))
-    return {"passages": int(p["n"]), "words": int(lengths.sum()), "vocabulary": len(vocab),
-            "write_seconds": time.perf_counter() - start}
+    return {
+        "passages": int(p["n"]),
+        "words": int(lengths.sum()),
+        "vocabulary": len(vocab),
+        "write_seconds": time.perf_counter() - start,
+    }
 
 
 def task_toolkit_retrieval(p: dict[str, Any]) -> dict[str, Any]:
@@ -121,9 +147,16 @@ def task_toolkit_retrieval(p: dict[str, Any]) -> dict[str, Any]:
     peak = peak_rss_mib()
     retriever.save(p["save"])
     size = sum(f.stat().st_size for f in Path(p["save"]).rglob("*") if f.is_file())
-    return {"build_s": build, "queries": len(queries), "query_s": query_s, "qps": len(queries) / query_s,
-            "hits_per_query": sum(map(len, hits)) / len(hits), "peak_rss_mib": peak,
-            "rss_over_corpus_mib": peak - base, "index_mib_on_disk": size / 2**20}
+    return {
+        "build_s": build,
+        "queries": len(queries),
+        "query_s": query_s,
+        "qps": len(queries) / query_s,
+        "hits_per_query": sum(map(len, hits)) / len(hits),
+        "peak_rss_mib": peak,
+        "rss_over_corpus_mib": peak - base,
+        "index_mib_on_disk": size / 2**20,
+    }
 
 
 def task_rank_bm25_retrieval(p: dict[str, Any]) -> dict[str, Any]:
@@ -152,8 +185,14 @@ def task_rank_bm25_retrieval(p: dict[str, Any]) -> dict[str, Any]:
         top = np.argpartition(-scores, k)[:k]
         top[np.argsort(-scores[top])]
     query_s = time.perf_counter() - start
-    out = {"build_s": build, "queries": len(queries), "query_s": query_s, "qps": len(queries) / query_s,
-           "peak_rss_mib": peak_rss_mib(), "rss_over_corpus_mib": peak_rss_mib() - base}
+    out = {
+        "build_s": build,
+        "queries": len(queries),
+        "query_s": query_s,
+        "qps": len(queries) / query_s,
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_over_corpus_mib": peak_rss_mib() - base,
+    }
     if p.get("save"):
         with open(p["save"], "wb") as f:
             pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -228,10 +267,17 @@ def task_toolkit_train(p: dict[str, Any]) -> dict[str, Any]:
     finally:
         toolkit.build_trainer = build
     wall = time.perf_counter() - start
-    return {"steps": summary["steps"], "train_seconds": summary["train_seconds"],
-            "s_per_step": summary["train_seconds"] / summary["steps"], "setup_seconds": wall - summary["train_seconds"],
-            "trainable_params": summary["trainable_params"], "total_params": summary["total_params"],
-            "rss_start_mib": base, "peak_rss_mib": peak_rss_mib(), **step_stats(timer.times)}
+    return {
+        "steps": summary["steps"],
+        "train_seconds": summary["train_seconds"],
+        "s_per_step": summary["train_seconds"] / summary["steps"],
+        "setup_seconds": wall - summary["train_seconds"],
+        "trainable_params": summary["trainable_params"],
+        "total_params": summary["total_params"],
+        "rss_start_mib": base,
+        "peak_rss_mib": peak_rss_mib(),
+        **step_stats(timer.times),
+    }
 
 
 def task_bare_train(p: dict[str, Any]) -> dict[str, Any]:
@@ -259,14 +305,33 @@ def task_rollouts(p: dict[str, Any]) -> dict[str, Any]:
         for length in p["lengths"]:
             for group in p["groups"]:
                 start = time.perf_counter()
-                out = model.generate(**inputs, do_sample=True, temperature=1.0, num_return_sequences=group,
-                                     max_new_tokens=length, min_new_tokens=length, pad_token_id=tok.pad_token_id)
+                out = model.generate(
+                    **inputs,
+                    do_sample=True,
+                    temperature=1.0,
+                    num_return_sequences=group,
+                    max_new_tokens=length,
+                    min_new_tokens=length,
+                    pad_token_id=tok.pad_token_id,
+                )
                 seconds = time.perf_counter() - start
                 tokens = (out.shape[1] - inputs["input_ids"].shape[1]) * out.shape[0]
-                rows.append({"group": group, "length": length, "sequences": out.shape[0], "tokens": tokens,
-                             "seconds": seconds, "tokens_per_s": tokens / seconds})
-    return {"prompt_tokens": int(inputs["input_ids"].shape[1]), "prompts": len(prompts),
-            "parameters": sum(x.numel() for x in model.parameters()), "rows": rows}
+                rows.append(
+                    {
+                        "group": group,
+                        "length": length,
+                        "sequences": out.shape[0],
+                        "tokens": tokens,
+                        "seconds": seconds,
+                        "tokens_per_s": tokens / seconds,
+                    }
+                )
+    return {
+        "prompt_tokens": int(inputs["input_ids"].shape[1]),
+        "prompts": len(prompts),
+        "parameters": sum(x.numel() for x in model.parameters()),
+        "rows": rows,
+    }
 
 
 TASKS = {name[5:]: fn for name, fn in dict(globals()).items() if name.startswith("task_")}
@@ -279,16 +344,23 @@ class Runner:
         self.isolated, self.log = isolated, log
 
     def __call__(self, name: str, **params: Any) -> dict[str, Any]:
-        print(f"[bench] {name} {json.dumps({k: v for k, v in params.items() if k != 'raw'})[:150]}", flush=True)
+        print(
+            f"[bench] {name} {json.dumps({k: v for k, v in params.items() if k != 'raw'})[:150]}", flush=True
+        )
         if not self.isolated:
             return TASKS[name](params)
         with self.log.open("a") as log:
-            proc = subprocess.run([sys.executable, __file__, "--child", name, json.dumps(params)],
-                                  stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", name, json.dumps(params)],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                cwd=REPO,
+            )
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
         if proc.returncode != 0 or not lines:
             raise RuntimeError(f"bench task {name} failed (exit {proc.returncode}); see {self.log}")
-        return json.loads(lines[-1][len(RESULT_PREFIX):])
+        return json.loads(lines[-1][len(RESULT_PREFIX) :])
 
 
 # --- sections --------------------------------------------------------------------------------------------
@@ -309,24 +381,48 @@ def bench_retrieval(run: Runner, work: Path, plan: Plan) -> dict[str, Any]:
     out: dict[str, Any] = {}
     real, real_q = real_inputs(work, plan)
     synth, synth_q = work / "synth-corpus.jsonl", work / "synth-queries.json"
-    out["synthetic_corpus"] = run("synth_corpus", corpus=str(synth), queries=str(synth_q), n=plan.synth_passages,
-                                  n_queries=plan.queries, seed=0)
-    for label, corpus, queries, rank_n in (("real", real, real_q, plan.rank_queries_real),
-                                           ("synthetic", synth, synth_q, plan.rank_queries_synth)):
+    out["synthetic_corpus"] = run(
+        "synth_corpus",
+        corpus=str(synth),
+        queries=str(synth_q),
+        n=plan.synth_passages,
+        n_queries=plan.queries,
+        seed=0,
+    )
+    for label, corpus, queries, rank_n in (
+        ("real", real, real_q, plan.rank_queries_real),
+        ("synthetic", synth, synth_q, plan.rank_queries_synth),
+    ):
         index_dir = work / f"index-{label}"
         pickle_path = work / f"rank_bm25-{label}.pkl" if label == "real" else None
-        ours = run("toolkit_retrieval", corpus=str(corpus), queries=str(queries), n_queries=plan.queries,
-                   k=plan.k, save=str(index_dir))
-        theirs = run("rank_bm25_retrieval", corpus=str(corpus), queries=str(queries), n_queries=rank_n, k=plan.k,
-                     save=str(pickle_path) if pickle_path else None)
+        ours = run(
+            "toolkit_retrieval",
+            corpus=str(corpus),
+            queries=str(queries),
+            n_queries=plan.queries,
+            k=plan.k,
+            save=str(index_dir),
+        )
+        theirs = run(
+            "rank_bm25_retrieval",
+            corpus=str(corpus),
+            queries=str(queries),
+            n_queries=rank_n,
+            k=plan.k,
+            save=str(pickle_path) if pickle_path else None,
+        )
         ours["load_mmap"] = run("index_load", kind="mmap", path=str(index_dir), queries=str(queries))
         ours["load_in_memory"] = run("index_load", kind="memory", path=str(index_dir), queries=str(queries))
         if pickle_path:
-            theirs["load_pickle"] = run("index_load", kind="pickle", path=str(pickle_path), queries=str(queries))
+            theirs["load_pickle"] = run(
+                "index_load", kind="pickle", path=str(pickle_path), queries=str(queries)
+            )
         out[label] = {
-            "passages": sum(1 for _ in open(corpus, encoding="utf-8")),
-            "grpo_rag": ours, "rank_bm25": theirs,
-            "qps_ratio": ours["qps"] / theirs["qps"], "build_ratio": theirs["build_s"] / ours["build_s"],
+            "passages": len(corpus.read_text(encoding="utf-8").splitlines()),
+            "grpo_rag": ours,
+            "rank_bm25": theirs,
+            "qps_ratio": ours["qps"] / theirs["qps"],
+            "build_ratio": theirs["build_s"] / ours["build_s"],
             "memory_ratio": theirs["rss_over_corpus_mib"] / max(ours["rss_over_corpus_mib"], 1e-9),
         }
         shutil.rmtree(index_dir, ignore_errors=True)
@@ -341,24 +437,73 @@ def timing_config(work: Path, plan: Plan, model: Path, out: Path) -> dict[str, A
     return {
         "model": {"name_or_path": str(model)},
         "lora": {"r": 16, "alpha": 32},
-        "data": {"corpus": str(REPO / "data/demo/corpus.jsonl"), "train": str(REPO / "data/demo/train.jsonl"),
-                 "eval": str(REPO / "data/demo/heldout.jsonl")},
+        "data": {
+            "corpus": str(REPO / "data/demo/corpus.jsonl"),
+            "train": str(REPO / "data/demo/train.jsonl"),
+            "eval": str(REPO / "data/demo/heldout.jsonl"),
+        },
         "retrieval": {"k": 3},
-        "rewards": [{"name": "exact_match", "weight": 1.0}, {"name": "f1", "weight": 1.0},
-                    {"name": "grounded", "weight": 0.5}, {"name": "format", "weight": 0.2}],
+        "rewards": [
+            {"name": "exact_match", "weight": 1.0},
+            {"name": "f1", "weight": 1.0},
+            {"name": "grounded", "weight": 0.5},
+            {"name": "format", "weight": 0.2},
+        ],
         "bootstrap": {**plan.model, "sft_steps": plan.sft_steps},
-        "training": {"output_dir": str(out), "learning_rate": 2e-3, "per_device_train_batch_size": plan.batch,
-                     "num_generations": plan.num_generations, "max_completion_length": plan.completion_length,
-                     "temperature": 1.0, "max_steps": plan.steps, "logging_steps": 5, "save_strategy": "no",
-                     "beta": 0.04, "seed": 0},
+        "training": {
+            "output_dir": str(out),
+            "learning_rate": 2e-3,
+            "per_device_train_batch_size": plan.batch,
+            "num_generations": plan.num_generations,
+            "max_completion_length": plan.completion_length,
+            "temperature": 1.0,
+            "max_steps": plan.steps,
+            "logging_steps": 5,
+            "save_strategy": "no",
+            "beta": 0.04,
+            "seed": 0,
+        },
     }
 
 
-def bare_argv(model: Path, data: Path, out: Path, plan: Plan, steps: int, batch: int, gens: int, length: int,
-              *extra: str) -> list[str]:
-    return ["--model", str(model), "--data", str(data), "--out", str(out), "--steps", str(steps),
-            "--batch", str(batch), "--num-generations", str(gens), "--max-completion-length", str(length),
-            "--lr", "2e-3", "--beta", "0.04", "--logging-steps", "5", "--lora-r", "16", "--lora-alpha", "32", *extra]
+def bare_argv(
+    model: Path,
+    data: Path,
+    out: Path,
+    plan: Plan,
+    steps: int,
+    batch: int,
+    gens: int,
+    length: int,
+    *extra: str,
+) -> list[str]:
+    return [
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--steps",
+        str(steps),
+        "--batch",
+        str(batch),
+        "--num-generations",
+        str(gens),
+        "--max-completion-length",
+        str(length),
+        "--lr",
+        "2e-3",
+        "--beta",
+        "0.04",
+        "--logging-steps",
+        "5",
+        "--lora-r",
+        "16",
+        "--lora-alpha",
+        "32",
+        *extra,
+    ]
 
 
 def bench_overhead(run: Runner, work: Path, plan: Plan, model: Path) -> dict[str, Any]:
@@ -367,47 +512,107 @@ def bench_overhead(run: Runner, work: Path, plan: Plan, model: Path) -> dict[str
     for _ in range(plan.repeats):
         raw = timing_config(work, plan, model, work / "toolkit-run")
         toolkit_runs.append(run("toolkit_train", raw=raw))
-        bare_runs.append(run("bare_train", argv=bare_argv(model, data, work / "bare-run", plan, plan.steps,
-                                                            plan.batch, plan.num_generations, plan.completion_length)))
+        bare_runs.append(
+            run(
+                "bare_train",
+                argv=bare_argv(
+                    model,
+                    data,
+                    work / "bare-run",
+                    plan,
+                    plan.steps,
+                    plan.batch,
+                    plan.num_generations,
+                    plan.completion_length,
+                ),
+            )
+        )
     best_toolkit = min(r["median_step_s"] for r in toolkit_runs)
     best_bare = min(r["median_step_s"] for r in bare_runs)
-    return {"settings": {"steps": plan.steps, "batch": plan.batch, "num_generations": plan.num_generations,
-                         "max_completion_length": plan.completion_length, "lora_r": 16, "beta": 0.04},
-            "grpo_rag": toolkit_runs, "bare_trl": bare_runs, "grpo_rag_s_per_step": best_toolkit,
-            "bare_trl_s_per_step": best_bare, "ratio": best_toolkit / best_bare}
+    return {
+        "settings": {
+            "steps": plan.steps,
+            "batch": plan.batch,
+            "num_generations": plan.num_generations,
+            "max_completion_length": plan.completion_length,
+            "lora_r": 16,
+            "beta": 0.04,
+        },
+        "grpo_rag": toolkit_runs,
+        "bare_trl": bare_runs,
+        "grpo_rag_s_per_step": best_toolkit,
+        "bare_trl_s_per_step": best_bare,
+        "ratio": best_toolkit / best_bare,
+    }
 
 
 def bench_memory(run: Runner, work: Path, plan: Plan, model: Path, data: Path) -> dict[str, Any]:
     big = work / "memory-model"
     info = run("memory_model", tokenizer=str(model), out=str(big), sizes=plan.memory_model)
     # Critic batch: every completion of the step at prompt + completion length (what PPO's value loss sees).
-    seq = 256 + plan.memory_completion_length
+    seq = 240 + plan.memory_completion_length
     cells = {}
-    for name, extra in (("lora", []), ("full", ["--full-finetune"]), ("lora_critic", ["--critic"]),
-                        ("full_critic", ["--full-finetune", "--critic"])):
+    for name, extra in (
+        ("lora", []),
+        ("full", ["--full-finetune"]),
+        ("lora_critic", ["--critic"]),
+        ("full_critic", ["--full-finetune", "--critic"]),
+    ):
         extra = [*extra, "--critic-seq-len", str(seq)] if "--critic" in extra else extra
-        r = run("bare_train", argv=bare_argv(big, data, work / f"mem-{name}", plan, 1, plan.memory_batch,
-                                             plan.memory_generations, plan.memory_completion_length, *extra))
+        r = run(
+            "bare_train",
+            argv=bare_argv(
+                big,
+                data,
+                work / f"mem-{name}",
+                plan,
+                1,
+                plan.memory_batch,
+                plan.memory_generations,
+                plan.memory_completion_length,
+                *extra,
+            ),
+        )
         r["step_mib"] = r["peak_rss_mib"] - r["rss_start_mib"]
         cells[name] = r
     shutil.rmtree(big, ignore_errors=True)
     lora, full = cells["lora"], cells["full"]
-    return {"parameters": info["parameters"], "model": plan.memory_model, "batch": plan.memory_batch,
-            "num_generations": plan.memory_generations, "max_completion_length": plan.memory_completion_length,
-            "critic_seq_len": seq, "cells": cells,
-            "trainable_share_lora": lora["trainable_params"] / lora["total_params"],
-            "lora_over_full": lora["step_mib"] / full["step_mib"],
-            "grpo_over_ppo_full": full["step_mib"] / cells["full_critic"]["step_mib"],
-            "grpo_over_ppo_lora": lora["step_mib"] / cells["lora_critic"]["step_mib"]}
+    return {
+        "parameters": info["parameters"],
+        "model": plan.memory_model,
+        "batch": plan.memory_batch,
+        "num_generations": plan.memory_generations,
+        "max_completion_length": plan.memory_completion_length,
+        "critic_seq_len": seq,
+        "cells": cells,
+        "trainable_share_lora": lora["trainable_params"] / lora["total_params"],
+        "lora_over_full": lora["step_mib"] / full["step_mib"],
+        "grpo_over_ppo_full": full["step_mib"] / cells["full_critic"]["step_mib"],
+        "grpo_over_ppo_lora": lora["step_mib"] / cells["lora_critic"]["step_mib"],
+    }
 
 
 def bench_throughput(run: Runner, work: Path, plan: Plan, model: Path, data: Path) -> dict[str, Any]:
     big = work / "memory-model"
-    out = {"timing_model": run("rollouts", model=str(model), data=str(data), prompts=plan.rollout_prompts,
-                               groups=list(plan.groups), lengths=list(plan.lengths))}
+    out = {
+        "timing_model": run(
+            "rollouts",
+            model=str(model),
+            data=str(data),
+            prompts=plan.rollout_prompts,
+            groups=list(plan.groups),
+            lengths=list(plan.lengths),
+        )
+    }
     run("memory_model", tokenizer=str(model), out=str(big), sizes=plan.memory_model)
-    out["memory_model"] = run("rollouts", model=str(big), data=str(data), prompts=plan.rollout_prompts,
-                              groups=list(plan.groups), lengths=list(plan.lengths))
+    out["memory_model"] = run(
+        "rollouts",
+        model=str(big),
+        data=str(data),
+        prompts=plan.rollout_prompts,
+        groups=list(plan.groups),
+        lengths=list(plan.lengths),
+    )
     shutil.rmtree(big, ignore_errors=True)
     return out
 
@@ -419,23 +624,49 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
     ret, ovh = res.get("retrieval"), res.get("overhead")
     if ret:
         for label in ("real", "synthetic"):
-            out.append({"goal": f"retrieval queries/s >= 50x rank_bm25 ({label})", "value": ret[label]["qps_ratio"],
-                        "met": ret[label]["qps_ratio"] >= 50})
+            out.append(
+                {
+                    "goal": f"retrieval queries/s >= 50x rank_bm25 ({label})",
+                    "value": ret[label]["qps_ratio"],
+                    "met": ret[label]["qps_ratio"] >= 50,
+                }
+            )
     if ret and ovh:
         per_step = ovh["settings"]["batch"] // ovh["settings"]["num_generations"]
         for label in ("real", "synthetic"):
             share = per_step / ret[label]["grpo_rag"]["qps"] / ovh["grpo_rag_s_per_step"]
             ret[label]["share_of_grpo_step"] = share
-            out.append({"goal": f"retrieval < 2% of a GRPO step ({label}, {per_step} questions/step)",
-                        "value": share, "met": share < 0.02})
+            out.append(
+                {
+                    "goal": f"retrieval < 2% of a GRPO step ({label}, {per_step} questions/step)",
+                    "value": share,
+                    "met": share < 0.02,
+                }
+            )
     if ovh:
-        out.append({"goal": "train() s/step / bare TRL s/step <= 1.05", "value": ovh["ratio"], "met": ovh["ratio"] <= 1.05})
+        out.append(
+            {
+                "goal": "train() s/step / bare TRL s/step <= 1.05",
+                "value": ovh["ratio"],
+                "met": ovh["ratio"] <= 1.05,
+            }
+        )
     mem = res.get("memory")
     if mem:
-        out.append({"goal": "LoRA trains ~1% of parameters (r=16, all-linear)", "value": mem["trainable_share_lora"],
-                    "met": None})
-        out.append({"goal": "GRPO needs ~30% less memory than PPO (step memory, full fine-tuning)",
-                    "value": 1 - mem["grpo_over_ppo_full"], "met": None})
+        out.append(
+            {
+                "goal": "LoRA trains ~1% of parameters (r=16, all-linear)",
+                "value": mem["trainable_share_lora"],
+                "met": None,
+            }
+        )
+        out.append(
+            {
+                "goal": "GRPO needs ~30% less memory than PPO (step memory, full fine-tuning)",
+                "value": 1 - mem["grpo_over_ppo_full"],
+                "met": None,
+            }
+        )
     return out
 
 
@@ -446,19 +677,27 @@ def fmt(x: float, digits: int = 3) -> str:
 def markdown(res: dict[str, Any]) -> str:
     m = res["meta"]
     lines = [
-        "# grpo-rag benchmark (`make bench`)", "",
+        "# grpo-rag benchmark (`make bench`)",
+        "",
         f"Measured {m['date']} on {m['machine']}; {m['cpus']} CPU cores, no GPU; torch {m['versions']['torch']}, "
         f"trl {m['versions']['trl']}, bm25s {m['versions']['bm25s']}, rank_bm25 {m['versions']['rank_bm25']}. "
         f"Load average at start / end: {m['load_start']} / {m['load_end']} (above the core count means other jobs "
-        f"shared the CPU and timings are inflated). Total {m['seconds']:.0f} s. Mode: {m['mode']}.", "",
-        "Ratios are this toolkit against the alternative, measured in the same run on the same machine.", "",
+        f"shared the CPU and timings are inflated). Total {m['seconds']:.0f} s. Mode: {m['mode']}.",
+        "",
+        "Ratios are this toolkit against the alternative, measured in the same run on the same machine.",
+        "",
     ]
+    if not m.get("complete", True):
+        lines += ["**Incomplete run:** the sections below are those finished before the run was stopped.", ""]
     if "retrieval" in res:
         r = res["retrieval"]
-        lines += ["## Retrieval: grpo_rag BM25Retriever (bm25s) vs rank_bm25 BM25Okapi", "",
-                  "| corpus | passages | build s (ours / rank_bm25) | queries/s (ours / rank_bm25) | qps ratio | "
-                  "peak RSS over corpus MiB (ours / rank_bm25) | index load s (ours mmap / in-memory / rank_bm25 pickle) |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Retrieval: grpo_rag BM25Retriever (bm25s) vs rank_bm25 BM25Okapi",
+            "",
+            "| corpus | passages | build s (ours / rank_bm25) | queries/s (ours / rank_bm25) | qps ratio | "
+            "peak RSS over corpus MiB (ours / rank_bm25) | index load s (ours mmap / in-memory / rank_bm25 pickle) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for label in ("real", "synthetic"):
             x = r[label]
             a, b = x["grpo_rag"], x["rank_bm25"]
@@ -467,69 +706,103 @@ def markdown(res: dict[str, Any]) -> str:
                 f"| {label} | {x['passages']:,} | {fmt(a['build_s'])} / {fmt(b['build_s'])} | "
                 f"{fmt(a['qps'])} ({a['queries']} q) / {fmt(b['qps'])} ({b['queries']} q sample) | "
                 f"**{fmt(x['qps_ratio'])}x** | {fmt(a['rss_over_corpus_mib'])} / {fmt(b['rss_over_corpus_mib'])} | "
-                f"{fmt(a['load_mmap']['load_s'])} / {fmt(a['load_in_memory']['load_s'])} / {pick} |")
-        lines += ["",
-                  "Both engines score the same tokens (grpo_rag's stemmer + stopwords); ours builds a pooled index and "
-                  "one per domain, queried in one batch; rank_bm25 scores every passage per query in Python, so only "
-                  "a sample of queries is timed (its per-query cost does not depend on the sample). RSS added by "
-                  f"loading the saved index: mmap {fmt(r['real']['grpo_rag']['load_mmap']['rss_added_mib'])} MiB vs "
-                  f"in-memory {fmt(r['real']['grpo_rag']['load_in_memory']['rss_added_mib'])} MiB (real), "
-                  f"{fmt(r['synthetic']['grpo_rag']['load_mmap']['rss_added_mib'])} vs "
-                  f"{fmt(r['synthetic']['grpo_rag']['load_in_memory']['rss_added_mib'])} MiB (synthetic; the passage "
-                  "texts are read into memory either way, the score arrays are memory-mapped). Synthetic corpus: "
-                  f"{r['synthetic_corpus']['passages']:,} passages, {r['synthetic_corpus']['words']:,} words drawn "
-                  f"Zipf-like from {r['synthetic_corpus']['vocabulary']:,} made-up words, seed 0; queries are 5 words "
-                  "of a random passage.", ""]
+                f"{fmt(a['load_mmap']['load_s'])} / {fmt(a['load_in_memory']['load_s'])} / {pick} |"
+            )
+        lines += [
+            "",
+            "Both engines score the same tokens (grpo_rag's stemmer + stopwords); ours builds a pooled index and "
+            "one per domain, queried in one batch; rank_bm25 scores every passage per query in Python, so only "
+            "a sample of queries is timed (its per-query cost does not depend on the sample). RSS added by "
+            f"loading the saved index: mmap {fmt(r['real']['grpo_rag']['load_mmap']['rss_added_mib'])} MiB vs "
+            f"in-memory {fmt(r['real']['grpo_rag']['load_in_memory']['rss_added_mib'])} MiB (real), "
+            f"{fmt(r['synthetic']['grpo_rag']['load_mmap']['rss_added_mib'])} vs "
+            f"{fmt(r['synthetic']['grpo_rag']['load_in_memory']['rss_added_mib'])} MiB (synthetic; the passage "
+            "texts are read into memory either way, the score arrays are memory-mapped). Synthetic corpus: "
+            f"{r['synthetic_corpus']['passages']:,} passages, {r['synthetic_corpus']['words']:,} words drawn "
+            f"Zipf-like from {r['synthetic_corpus']['vocabulary']:,} made-up words, seed 0; queries are 5 words "
+            "of a random passage.",
+            "",
+        ]
     if "overhead" in res:
         o = res["overhead"]
         s = o["settings"]
-        lines += ["## Overhead: `grpo-rag train` (train()) vs a bare TRL GRPOTrainer script", "",
-                  "| | s/step (best run's median) | each run: median step s / train() s per step | setup s |",
-                  "|---|---|---|---|"]
+        lines += [
+            "## Overhead: `grpo-rag train` (train()) vs a bare TRL GRPOTrainer script",
+            "",
+            "| | s/step (best run's median) | each run: median step s / train() s per step | setup s |",
+            "|---|---|---|---|",
+        ]
         for key, label in (("grpo_rag", "grpo-rag train()"), ("bare_trl", "scripts/bench_bare_trl.py")):
             runs = o[key]
             each = ", ".join(f"{fmt(r['median_step_s'])} / {fmt(r['s_per_step'])}" for r in runs)
-            lines.append(f"| {label} | {fmt(o[key + '_s_per_step'])} | {each} | {fmt(runs[0]['setup_seconds'])} |")
-        lines += ["", f"Ratio grpo-rag / bare: **{o['ratio']:.3f}**. Same bootstrapped model, demo data and prompts "
-                  f"(the bare script reads the toolkit's prepared dataset), rewards exact_match/f1/grounded/format, "
-                  f"LoRA r={s['lora_r']} all-linear, {s['steps']} steps, {s['batch']} completions/step "
-                  f"({s['num_generations']} per prompt), {s['max_completion_length']} new tokens, beta {s['beta']}. "
-                  "A step is timed from Trainer's on_step_begin to on_step_end (generation, rewards, loss, backward, update); "
-                  "the median over steps 2..n is taken (step 1 warms up), the fastest run of each side is compared, runs "
-                  "alternate. trainer.train() wall time / steps (incl. warm-up) is shown too; setup (config, data, model "
-                  "load) is in neither.", ""]
+            lines.append(
+                f"| {label} | {fmt(o[key + '_s_per_step'])} | {each} | {fmt(runs[0]['setup_seconds'])} |"
+            )
+        lines += [
+            "",
+            f"Ratio grpo-rag / bare: **{o['ratio']:.3f}**. Same bootstrapped model, demo data and prompts "
+            f"(the bare script reads the toolkit's prepared dataset), rewards exact_match/f1/grounded/format, "
+            f"LoRA r={s['lora_r']} all-linear, {s['steps']} steps, {s['batch']} completions/step "
+            f"({s['num_generations']} per prompt), {s['max_completion_length']} new tokens, beta {s['beta']}. "
+            "A step is timed from Trainer's on_step_begin to on_step_end (generation, rewards, loss, backward, update); "
+            "the median over steps 2..n is taken (step 1 warms up), the fastest run of each side is compared, runs "
+            "alternate. trainer.train() wall time / steps (incl. warm-up) is shown too; setup (config, data, model "
+            "load) is in neither.",
+            "",
+        ]
     if "memory" in res:
         mm = res["memory"]
         c = mm["cells"]
-        lines += [f"## Memory: one GRPO step on a {mm['parameters'] / 1e6:.0f}M-parameter Llama (random init)", "",
-                  "| | trainable params | share | peak RSS MiB | step memory MiB (peak - before) |", "|---|---|---|---|---|"]
-        for key, label in (("lora", "GRPO + LoRA r=16"), ("full", "GRPO, full fine-tuning"),
-                           ("lora_critic", "GRPO + LoRA + critic (PPO-like)"),
-                           ("full_critic", "GRPO full + critic (PPO-like)")):
+        lines += [
+            f"## Memory: one GRPO step on a {mm['parameters'] / 1e6:.0f}M-parameter Llama (random init)",
+            "",
+            "| | trainable params | share | peak RSS MiB | step memory MiB (peak - before) |",
+            "|---|---|---|---|---|",
+        ]
+        for key, label in (
+            ("lora", "GRPO + LoRA r=16"),
+            ("full", "GRPO, full fine-tuning"),
+            ("lora_critic", "GRPO + LoRA + critic (PPO-like)"),
+            ("full_critic", "GRPO full + critic (PPO-like)"),
+        ):
             x = c[key]
-            lines.append(f"| {label} | {x['trainable_params']:,} | {x['trainable_params'] / x['total_params']:.2%} | "
-                         f"{fmt(x['peak_rss_mib'])} | {fmt(x['step_mib'])} |")
-        lines += ["", f"LoRA / full step memory: **{mm['lora_over_full']:.2f}**; GRPO / GRPO+critic: "
-                  f"**{mm['grpo_over_ppo_full']:.2f}** full fine-tuning, **{mm['grpo_over_ppo_lora']:.2f}** LoRA "
-                  f"(GRPO saves {1 - mm['grpo_over_ppo_full']:.0%} / {1 - mm['grpo_over_ppo_lora']:.0%}). "
-                  f"{mm['batch']} completions ({mm['num_generations']} per prompt), {mm['max_completion_length']} new "
-                  f"tokens, beta 0.04, fp32 AdamW on CPU. The critic is a value-head model of the policy's config "
-                  f"(LoRA when the policy is LoRA) with its AdamW state, one forward + backward + step on "
-                  f"{mm['batch']} x {mm['critic_seq_len']} tokens per GRPO step; PPO's reward and reference models are "
-                  "not counted.", ""]
+            lines.append(
+                f"| {label} | {x['trainable_params']:,} | {x['trainable_params'] / x['total_params']:.2%} | "
+                f"{fmt(x['peak_rss_mib'])} | {fmt(x['step_mib'])} |"
+            )
+        lines += [
+            "",
+            f"LoRA / full step memory: **{mm['lora_over_full']:.2f}**; GRPO / GRPO+critic: "
+            f"**{mm['grpo_over_ppo_full']:.2f}** full fine-tuning, **{mm['grpo_over_ppo_lora']:.2f}** LoRA "
+            f"(GRPO saves {1 - mm['grpo_over_ppo_full']:.0%} / {1 - mm['grpo_over_ppo_lora']:.0%}). "
+            f"{mm['batch']} completions ({mm['num_generations']} per prompt), {mm['max_completion_length']} new "
+            f"tokens, beta 0.04, fp32 AdamW on CPU. The critic is a value-head model of the policy's config "
+            f"(LoRA when the policy is LoRA) with its AdamW state, one forward + backward + step on "
+            f"{mm['batch']} x {mm['critic_seq_len']} tokens per GRPO step; PPO's reward and reference models are "
+            "not counted.",
+            "",
+        ]
     if "throughput" in res:
         t = res["throughput"]
-        lines += ["## Throughput: sampled tokens/s in rollouts (transformers `generate`, what TRL uses without vLLM)", ""]
+        lines += [
+            "## Throughput: sampled tokens/s in rollouts (transformers `generate`, what TRL uses without vLLM)",
+            "",
+        ]
         for key in ("timing_model", "memory_model"):
             x = t[key]
             lengths = sorted({r["length"] for r in x["rows"]})
             groups = sorted({r["group"] for r in x["rows"]})
-            lines += [f"{x['parameters'] / 1e6:.2f}M parameters, {x['prompts']} prompts of {x['prompt_tokens']} tokens:",
-                      "", "| group size | " + " | ".join(f"{n} new tokens" for n in lengths) + " |",
-                      "|---|" + "---|" * len(lengths)]
+            lines += [
+                f"{x['parameters'] / 1e6:.2f}M parameters, {x['prompts']} prompts of {x['prompt_tokens']} tokens:",
+                "",
+                "| group size | " + " | ".join(f"{n} new tokens" for n in lengths) + " |",
+                "|---|" + "---|" * len(lengths),
+            ]
             for g in groups:
-                cells = [next(fmt(r["tokens_per_s"]) for r in x["rows"] if r["group"] == g and r["length"] == n)
-                         for n in lengths]
+                cells = [
+                    next(fmt(r["tokens_per_s"]) for r in x["rows"] if r["group"] == g and r["length"] == n)
+                    for n in lengths
+                ]
                 lines.append(f"| {g} | " + " | ".join(cells) + " |")
             lines.append("")
     if res.get("goals"):
@@ -555,7 +828,9 @@ def versions() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny inputs, in-process: a smoke run in seconds")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny inputs, in-process: a smoke run in seconds"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench", help="where results.md / results.json go")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections to run")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temp dir, removed at the end)")
@@ -573,15 +848,32 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     run = Runner(plan.isolated, work / "children.log")
     started = time.time()
-    res: dict[str, Any] = {"meta": {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.platform(),
-        "cpus": os.cpu_count(), "load_start": [round(x, 2) for x in os.getloadavg()], "versions": versions(),
-        "mode": "quick (tiny inputs, in-process)" if args.quick else "full (one child process per measurement)",
-        "plan": asdict(plan), "command": "python scripts/bench.py" + (" --quick" if args.quick else ""),
-    }}
+    res: dict[str, Any] = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_start": [round(x, 2) for x in os.getloadavg()],
+            "versions": versions(),
+            "mode": "quick (tiny inputs, in-process)"
+            if args.quick
+            else "full (one child process per measurement)",
+            "plan": asdict(plan),
+            "command": "python scripts/bench.py" + (" --quick" if args.quick else ""),
+        }
+    }
+
+    def write(done: bool) -> None:
+        """Results so far (after every section, so a long run that is stopped still leaves its figures)."""
+        res["goals"] = goals(res)
+        res["meta"].update(
+            load_end=[round(x, 2) for x in os.getloadavg()], seconds=time.time() - started, complete=done
+        )
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+        (args.out / "results.md").write_text(markdown(res))
+
     try:
-        if "retrieval" in sections:
-            res["retrieval"] = bench_retrieval(run, work, plan)
         if {"overhead", "memory", "throughput"} & set(sections):
             model = work / "timing-model"
             res["timing_model"] = run("bootstrap", raw=timing_config(work, plan, model, work / "unused"))
@@ -589,20 +881,23 @@ def main(argv: list[str] | None = None) -> int:
             if "overhead" in sections:
                 res["overhead"] = bench_overhead(run, work, plan, model)
             else:  # the prepared dataset the other sections read comes from one toolkit run
-                run("toolkit_train", raw=timing_config(work, replace(plan, steps=1), model, work / "toolkit-run"))
-            if "memory" in sections:
-                res["memory"] = bench_memory(run, work, plan, model, data)
+                run(
+                    "toolkit_train",
+                    raw=timing_config(work, replace(plan, steps=1), model, work / "toolkit-run"),
+                )
+            write(False)
             if "throughput" in sections:
                 res["throughput"] = bench_throughput(run, work, plan, model, data)
+                write(False)
+            if "memory" in sections:
+                res["memory"] = bench_memory(run, work, plan, model, data)
+                write(False)
+        if "retrieval" in sections:  # last: the 1M-passage corpus is the longest part
+            res["retrieval"] = bench_retrieval(run, work, plan)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    res["goals"] = goals(res)
-    res["meta"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
-    res["meta"]["seconds"] = time.time() - started
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
-    (args.out / "results.md").write_text(markdown(res))
+    write(True)
     print(markdown(res))
     return 0
 

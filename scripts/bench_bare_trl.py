@@ -79,8 +79,10 @@ class CriticUpdate:
 
             # The policy's LoRA targets; the new value head (`score`) trains in full.
             targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-            critic = get_peft_model(critic, LoraConfig(r=lora_r, lora_alpha=lora_alpha, target_modules=targets,
-                                                       task_type="TOKEN_CLS"))
+            critic = get_peft_model(
+                critic,
+                LoraConfig(r=lora_r, lora_alpha=lora_alpha, target_modules=targets, task_type="TOKEN_CLS"),
+            )
         self.critic = critic
         self.opt = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad], lr=1e-5)
         gen = torch.Generator().manual_seed(0)
@@ -110,16 +112,41 @@ def build_trainer(a: argparse.Namespace) -> Any:
     tok = AutoTokenizer.from_pretrained(a.model)
     tok.pad_token = tok.pad_token or tok.eos_token
     args = GRPOConfig(
-        output_dir=a.out, max_steps=a.steps, learning_rate=a.lr, per_device_train_batch_size=a.batch,
-        num_generations=a.num_generations, max_completion_length=a.max_completion_length,
-        temperature=1.0, beta=a.beta, logging_steps=a.logging_steps, save_strategy="no", report_to="none",
-        seed=a.seed, reward_weights=[w for _, w in REWARDS],
-        use_cpu=not torch.cuda.is_available(), bf16=False,
+        output_dir=a.out,
+        max_steps=a.steps,
+        learning_rate=a.lr,
+        per_device_train_batch_size=a.batch,
+        num_generations=a.num_generations,
+        max_completion_length=a.max_completion_length,
+        temperature=1.0,
+        beta=a.beta,
+        logging_steps=a.logging_steps,
+        save_strategy="no",
+        report_to="none",
+        seed=a.seed,
+        reward_weights=[w for _, w in REWARDS],
+        use_cpu=not torch.cuda.is_available(),
+        bf16=False,
     )
-    peft_config = None if a.full_finetune else LoraConfig(
-        r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
-    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=load_from_disk(a.data),
-                          processing_class=tok, peft_config=peft_config)
+    peft_config = (
+        None
+        if a.full_finetune
+        else LoraConfig(
+            r=a.lora_r,
+            lora_alpha=a.lora_alpha,
+            lora_dropout=0.0,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=load_from_disk(a.data),
+        processing_class=tok,
+        peft_config=peft_config,
+    )
     if a.critic:
         critic = CriticUpdate(a.model, not a.full_finetune, a.batch, a.critic_seq_len, a.lora_r, a.lora_alpha)
 
@@ -148,7 +175,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lora-alpha", type=int, default=32)
     p.add_argument("--full-finetune", action="store_true", help="train every weight (no LoRA)")
     p.add_argument("--critic", action="store_true", help="also update a PPO-style critic each step")
-    p.add_argument("--critic-seq-len", type=int, default=256, help="critic batch length (prompt + completion)")
+    p.add_argument(
+        "--critic-seq-len", type=int, default=256, help="critic batch length (prompt + completion)"
+    )
     return p.parse_args(argv)
 
 
@@ -171,10 +200,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
     return {
-        "steps": trainer.state.global_step, "train_seconds": end - built, "setup_seconds": built - start,
+        "steps": trainer.state.global_step,
+        "train_seconds": end - built,
+        "setup_seconds": built - start,
         "s_per_step": (end - built) / max(1, trainer.state.global_step),
-        "trainable_params": trainable, "total_params": total,
-        "rss_start_mib": rss_start, "peak_rss_mib": peak_rss_mib(), **step_stats(timer.times),
+        "trainable_params": trainable,
+        "total_params": total,
+        "rss_start_mib": rss_start,
+        "peak_rss_mib": peak_rss_mib(),
+        **step_stats(timer.times),
     }
 
 
