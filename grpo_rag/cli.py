@@ -19,8 +19,12 @@ from grpo_rag.errors import GrpoRagError
 def _cmd_index(args: argparse.Namespace) -> None:
     from grpo_rag.retrieval import build_index
 
-    retriever = build_index(args.corpus, args.out, stemmer=None if args.stemmer == "none" else args.stemmer,
-                            stopwords=None if args.stopwords == "none" else args.stopwords)
+    retriever = build_index(
+        args.corpus,
+        args.out,
+        stemmer=None if args.stemmer == "none" else args.stemmer,
+        stopwords=None if args.stopwords == "none" else args.stopwords,
+    )
     print(f"indexed {len(retriever)} passages ({', '.join(retriever.domains)}) -> {args.out}")
 
 
@@ -52,8 +56,11 @@ def _train_dry_run(cfg: object) -> None:
 
 
 def _add_dry_run_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dry-run", action="store_true",
-                   help="build config, data, retrieval, rewards (and the model if it is here); do not train")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build config, data, retrieval, rewards (and the model if it is here); do not train",
+    )
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:

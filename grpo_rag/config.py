@@ -210,8 +210,11 @@ def _build(cls: Any, raw: Any, where: str) -> Any:
         if key not in fields:
             raise _unknown(where, str(key), list(fields))
         kwargs[key] = _coerce(f"{where}.{key}" if where else key, value, hints[key])
-    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise ConfigError(f"{where}: missing required key '{missing[0]}'")
     try:

@@ -25,7 +25,9 @@ def test_train_then_eval(tiny_run: dict[str, Any], tmp_path: Path, capsys: pytes
     assert main(["train", str(config), "training.max_steps=1"]) == 0
     assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").is_file()
     out = tmp_path / "eval"
-    assert main(["eval", "--config", str(config), "--checkpoint", str(tmp_path / "run"), "--out", str(out)]) == 0
+    assert (
+        main(["eval", "--config", str(config), "--checkpoint", str(tmp_path / "run"), "--out", str(out)]) == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 5 and "per_domain" in metrics
     assert "exact_match" in capsys.readouterr().out
