@@ -41,5 +41,11 @@ format: install
 demo: install
 	$(BIN)/python scripts/demo.py
 
+# Performance figures (retrieval, train() overhead, memory, rollout throughput) -> bench/results.{md,json}.
+# Heavy (a 1M-passage corpus, a ~100M-parameter model): minutes. BENCH_ARGS=--quick for a smoke run.
+bench: install
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf runs models .pytest_cache .ruff_cache

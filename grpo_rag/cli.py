@@ -46,8 +46,25 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from grpo_rag.train import train
 
     cfg = load_config(args.config, args.overrides)
+    if args.dry_run:
+        _train_dry_run(cfg)
+        return
     summary = train(cfg, resume=args.resume, overwrite=args.overwrite)
     print(f"trained {summary['steps']} steps in {summary['train_seconds']:.0f}s -> {summary['adapter']}")
+
+
+def _train_dry_run(cfg: object) -> None:
+    from grpo_rag.dry_run import dry_run, report
+
+    print(report(dry_run(cfg)))  # type: ignore[arg-type]
+
+
+def _add_dry_run_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build config, data, retrieval, rewards (and the model if it is here); do not train",
+    )
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
@@ -179,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace a previous run in the output dir")
+    _add_dry_run_flag(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint (or the base model) on held-out QA")

@@ -7,6 +7,7 @@ configured rewards, writes the run folder, and makes resuming and logging behave
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -33,6 +34,7 @@ METRICS_FILE = "metrics.jsonl"
 RESOLVED_CONFIG = "config.resolved.yaml"
 ADAPTER_DIR = "adapter"
 STAGING_DIR = ".staging"  # checkpoints are written here first, then renamed into place
+PREPARED_DIR = "prepared-train"  # the training questions with retrieval done (reused when inputs match)
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:
@@ -144,6 +146,7 @@ def _trainer_class() -> type:
 
     class SafeGRPOTrainer(GRPOTrainer):
         _staging = False
+        prepared_from_cache = False  # this rank read the prepared dataset instead of retrieving itself
 
         def _get_train_sampler(self, dataset: Any = None) -> Any:
             sampler = super()._get_train_sampler(dataset)
@@ -215,7 +218,18 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code), cfg.model.chat_template
     )
     options = prompt_options(cfg, chat, "search" if multi_turn else "retrieved")
-    train_ds = prepare_split(cfg, cfg.data.train, options, out / "prepared-train", cfg.data.max_train_samples)
+    funcs, weights = build_reward_funcs(cfg.rewards)
+    extra: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
+    if multi_turn:  # TRL's tool loop: parse turns, call search, append results (masked out of the loss)
+        overrides["max_tool_calling_iterations"] = cfg.rollout.max_calls
+    args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False, **overrides)
+    cache = out / PREPARED_DIR
+    # Under `accelerate launch`, the main process retrieves and writes the cache; the other ranks wait,
+    # then read it (they never load the index), so retrieval runs once per machine, not once per rank.
+    with args.main_process_first(desc="retrieval and prompts"):
+        from_cache = (cache / "key.json").is_file()
+        train_ds = prepare_split(cfg, cfg.data.train, options, cache, cfg.data.max_train_samples)
     train_ds = augment_dataset(
         train_ds,
         cfg.data.counterfactual_fraction,
@@ -223,15 +237,10 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         options,
         cfg.data.counterfactual_values,
     )
-    funcs, weights = build_reward_funcs(cfg.rewards)
     model, tok = load_model(cfg.model)
-    extra: dict[str, Any] = {}
-    overrides: dict[str, Any] = {}
-    if multi_turn:  # TRL's tool loop: parse turns, call search, append results (masked out of the loss)
+    if multi_turn:
         install_tool_template(tok)
         extra["environment_factory"] = environment_factory(load_retriever(cfg), search_settings(cfg))
-        overrides["max_tool_calling_iterations"] = cfg.rollout.max_calls
-    args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False, **overrides)
     trainer = _trainer_class()(
         model=model,
         reward_funcs=funcs,
@@ -241,6 +250,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         peft_config=_lora_config(cfg),
         **extra,
     )
+    trainer.prepared_from_cache = from_cache
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(SummaryLine())
     trainer.add_callback(MetricsFile(out / METRICS_FILE))
@@ -266,6 +276,28 @@ def save_adapter(trainer: Any, out: Path) -> Path:
     return final
 
 
+def trainable_digest(model: Any) -> str:
+    """sha256 over the trainable weights (names and bytes): equal on every rank when data parallelism works."""
+    digest = hashlib.sha256()
+    for name, param in sorted(model.named_parameters()):
+        if param.requires_grad:
+            digest.update(name.encode())
+            digest.update(param.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _rank_report(trainer: Any) -> dict[str, list[Any]]:
+    """Per rank (gathered on all): the trainable-weight digest and whether its data came from the cache."""
+    from accelerate.utils import gather_object
+
+    mine = [(trainable_digest(trainer.model), bool(trainer.prepared_from_cache))]
+    ranks = gather_object(mine) if trainer.accelerator.num_processes > 1 else mine
+    return {
+        "weights_sha256_per_rank": [d for d, _ in ranks],
+        "prepared_from_cache_per_rank": [c for _, c in ranks],
+    }
+
+
 def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Run GRPO + LoRA as configured; returns a summary (also written to `train_summary.json`)."""
     out = cfg.output_dir
@@ -285,8 +317,8 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     metrics_path = out / METRICS_FILE
     if checkpoint is not None:
         _trim_metrics(metrics_path, int(checkpoint.name.split("-")[-1]))
-    elif metrics_path.exists():
-        metrics_path.unlink()
+    else:
+        metrics_path.unlink(missing_ok=True)  # every rank gets here; one of them removes it
     trainable, total = trainable_parameters(trainer.model)
     start = time.time()
     try:
@@ -319,6 +351,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         "resumed_from": str(checkpoint) if checkpoint else None,
         "trainable_params": trainable,
         "total_params": total,
+        **_rank_report(trainer),
     }
     if trainer.accelerator.is_main_process:
         write_atomic(out / "train_summary.json", json.dumps(summary, indent=2) + "\n")
