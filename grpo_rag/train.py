@@ -22,7 +22,7 @@ from transformers.trainer_callback import ProgressCallback
 from grpo_rag.config import RunConfig, dump_config, make_grpo_config
 from grpo_rag.data import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
-from grpo_rag.modeling import check_source, load_model, load_tokenizer, uses_chat
+from grpo_rag.modeling import check_adapter, check_source, load_adapter, load_model, load_tokenizer, uses_chat
 from grpo_rag.prepare import prepare_split, prompt_options
 from grpo_rag.reward_binding import build_reward_funcs
 
@@ -161,7 +161,8 @@ def _trainer_class() -> type:
     return SafeGRPOTrainer
 
 
-def _lora_config(cfg: RunConfig) -> Any:
+def lora_config(cfg: RunConfig) -> Any:
+    """peft `LoraConfig` from the `lora` section (what every LoRA arm trains)."""
     from peft import LoraConfig
 
     return LoraConfig(
@@ -191,11 +192,16 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     train_ds = prepare_split(cfg, cfg.data.train, prompt_options(cfg, chat), out / "prepared-train",
                              cfg.data.max_train_samples)
     funcs, weights = build_reward_funcs(cfg.rewards)
+    if cfg.lora.init_adapter:
+        check_adapter(cfg.lora.init_adapter, "lora.init_adapter")
     model, tok = load_model(cfg.model)
+    peft_config = lora_config(cfg)
+    if cfg.lora.init_adapter:  # continue an existing adapter (e.g. a supervised one) instead of a fresh one
+        model, peft_config = load_adapter(model, cfg.lora.init_adapter, trainable=True), None
     args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False)
     trainer = _trainer_class()(
         model=model, reward_funcs=funcs, args=args, train_dataset=train_ds, processing_class=tok,
-        peft_config=_lora_config(cfg),
+        peft_config=peft_config,
     )
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(SummaryLine())
@@ -214,7 +220,10 @@ def save_adapter(trainer: Any, out: Path) -> Path:
     final = out / ADAPTER_DIR
     tmp = out / f".{ADAPTER_DIR}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    trainer.model.save_pretrained(str(tmp), safe_serialization=True)
+    # Only the trained adapter: TRL adds a frozen copy named "ref" when GRPO continues an existing adapter.
+    names = getattr(trainer.model, "peft_config", {})
+    only = {"selected_adapters": ["default"]} if "ref" in names and "default" in names else {}
+    trainer.model.save_pretrained(str(tmp), safe_serialization=True, **only)
     trainer.processing_class.save_pretrained(str(tmp))
     if final.exists():
         shutil.rmtree(final)
