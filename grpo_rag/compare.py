@@ -96,8 +96,8 @@ def prepare_freshness(cfg: RunConfig, out: Path) -> dict[str, Any]:
         )
     except ValueError as exc:
         raise ConfigError(
-            f"compare.freshness: 'synthetic' needs the demo data ({exc}); set compare.freshness: "
-            "off for other data"
+            f"compare.freshness: needs the demo data made by `grpo-rag demo-data` ({exc}); "
+            "set compare.freshness: false for other data"
         ) from None
     paths = write_changed_kb(out, kb)
     start = time.time()
@@ -248,7 +248,7 @@ def run_compare(
     cfg = _with(cfg, retrieval={"index_dir": str(out / "index")})
     write_atomic(out / "config.resolved.yaml", dump_config(cfg))
     load_seconds, retrieval_s = _time_retrieval(cfg)
-    fresh = prepare_freshness(cfg, out / "freshness") if cfg.compare.freshness != "off" else None
+    fresh = prepare_freshness(cfg, out / "freshness") if cfg.compare.freshness else None
     arms: dict[str, Any] = {}
     adapters: dict[str, Path] = {}
     for arm in cfg.compare.arms:

@@ -367,7 +367,9 @@ class CompareConfig:
     sft_learning_rate: float = 2e-3
     sft_batch_size: int = 16
     shuffle_passages: bool = True  # raft: shuffle passage order per example, so [1] is not a shortcut
-    freshness: str = "synthetic"  # synthetic: change the demo KB with grpo_rag/synth.py | off
+    # Change the demo KB (grpo_rag/synth.py: new values for some trained facts, new entities), re-index
+    # without retraining and score every arm on the changed facts. Needs demo data; false for other data.
+    freshness: bool = True
     updated_facts_per_domain: int = 30  # freshness: training facts that get a new value, per domain
     new_families_per_domain: int = 5  # freshness: new entity families (3 entities each) per domain
     freshness_seed: int = 1
@@ -382,7 +384,6 @@ class CompareConfig:
             raise ConfigError("compare.arms: expected at least one arm")
         if "hybrid" in self.arms and "raft" not in self.arms:
             raise ConfigError("compare.arms: 'hybrid' continues from the 'raft' adapter; add 'raft'")
-        _one_of("compare.freshness", self.freshness, ("synthetic", "off"))
         for name in ("sft_steps", "sft_batch_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"compare.{name}: expected a positive integer")

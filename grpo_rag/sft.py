@@ -106,6 +106,7 @@ def train_sft(
         save_strategy="no",
         report_to="none",
         seed=settings.seed,
+        max_length=None,  # never cut a long RAFT prompt: truncation would drop the target at its end
         dataloader_num_workers=0,
         **({} if torch.cuda.is_available() else {"use_cpu": True, "bf16": False}),
     )

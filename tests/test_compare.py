@@ -184,7 +184,7 @@ def test_freshness_needs_demo_data(tiny_run: dict[str, Any], tmp_path: Path) -> 
     raw["compare"] = {"arms": ["rag"]}
     with pytest.raises(ConfigError, match="compare.freshness"):
         run_compare(from_dict(raw), tmp_path / "out")
-    raw["compare"]["freshness"] = "off"
+    raw["compare"]["freshness"] = False
     rep = run_compare(from_dict(raw), tmp_path / "out2")
     assert rep["freshness"] is None and list(rep["arms"]) == ["rag"]
     assert not (tmp_path / "out2" / "freshness.png").exists()
@@ -195,7 +195,7 @@ def test_freshness_needs_demo_data(tiny_run: dict[str, Any], tmp_path: Path) -> 
     [
         ({"arms": ["rag", "closed_book"]}, "did you mean 'closed_book_ft'"),
         ({"arms": ["hybrid"]}, "add 'raft'"),
-        ({"freshness": "always"}, "compare.freshness"),
+        ({"freshness": "always"}, "compare.freshness: expected bool"),
         ({"sft_steps": 0}, "compare.sft_steps"),
         ({"sft_stepz": 3}, "did you mean 'sft_steps'"),
     ],
