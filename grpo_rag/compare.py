@@ -447,7 +447,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         "(batched as in `eval.batch_size`), plus the BM25 time with retrieval. Peak RSS is the whole process "
         "while the arm trained / evaluated.",
         "",
-        "| arm | training (min) | incl. earlier stages (min) | steps | trainable params | share | adapter (KiB) "
+        "| arm | training (min) | incl. earlier stages (min) | steps | trainable params | share | adapter folder (KiB) "
         "| peak RSS train (MiB) | peak RSS eval (MiB) | s/question with retrieval | without |",
         "|---" * 11 + "|",
     ]

@@ -34,7 +34,9 @@ def test_sft_trains_lora_only(tiny_run: dict[str, Any], tmp_path: Path, context:
     assert lora and all("lora_" in k for k in lora)
     assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)  # peft starts lora_B at zero
     assert json.loads((tmp_path / "run" / "train_summary.json").read_text())["steps"] == 3
-    assert [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [
+        json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     with pytest.raises(ConfigError, match="--overwrite"):
         train_sft(cfg, settings, tmp_path / "run")
 
