@@ -363,12 +363,14 @@ def verdict_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                     f"time of each trained arm: {times}",
                 }
             )
-    best = max(arms, key=lambda n: arms[n]["heldout"]["exact_match"] or 0.0)
+    top = max(arms[n]["heldout"]["exact_match"] or 0.0 for n in arms)
+    best = [n for n in arms if (arms[n]["heldout"]["exact_match"] or 0.0) == top]  # all of them on a tie
     rows.append(
         {
             "kind": "best",
-            "a": best,
-            "text": f"highest held-out EM: {LABELS[best]} ({arms[best]['heldout']['exact_match']:.3f})",
+            "a": best[0],
+            "arms": best,
+            "text": f"highest held-out EM: {', '.join(LABELS[n] for n in best)} ({top:.3f})",
         }
     )
     return rows
