@@ -52,7 +52,9 @@ class BootstrapConfig:
     sft_learning_rate: float = 3e-3
     sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
     shuffle_passages: bool = False  # warm up on shuffled passage orders, so rank 1 is not a shortcut
-    counterfactual_fraction: float = 0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
+    counterfactual_fraction: float = (
+        0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
+    )
     copy_fraction: float = 0.3  # share of warm-up examples that repeat a passage block verbatim (copy drills)
     seed: int = 0
 
@@ -119,8 +121,9 @@ def counterfactual(row: dict[str, Any], value: str) -> dict[str, Any]:
     if pattern is None or not hits or any(not pattern.search(row["passages"][i]) for i in hits):
         return row
     out = dict(row)
-    out["passages"] = [pattern.sub(lambda _: value, p) if i in hits else p
-                       for i, p in enumerate(row["passages"])]
+    out["passages"] = [
+        pattern.sub(lambda _: value, p) if i in hits else p for i, p in enumerate(row["passages"])
+    ]
     out["answers"] = [value]
     out["prompt"] = build_prompt(row["question"], out["passages"], row["passage_titles"])
     return out
@@ -190,8 +193,9 @@ def warm_start(
     return list(trainer.state.log_history)
 
 
-def save_model(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, out_dir: Path,
-               info: dict[str, Any]) -> None:
+def save_model(
+    model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, out_dir: Path, info: dict[str, Any]
+) -> None:
     """Write model, tokenizer and `bootstrap.json` into a temp folder, then rename it into place."""
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")

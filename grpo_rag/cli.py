@@ -19,8 +19,12 @@ from grpo_rag.errors import GrpoRagError
 def _cmd_index(args: argparse.Namespace) -> None:
     from grpo_rag.retrieval import build_index
 
-    retriever = build_index(args.corpus, args.out, stemmer=None if args.stemmer == "none" else args.stemmer,
-                            stopwords=None if args.stopwords == "none" else args.stopwords)
+    retriever = build_index(
+        args.corpus,
+        args.out,
+        stemmer=None if args.stemmer == "none" else args.stemmer,
+        stopwords=None if args.stopwords == "none" else args.stopwords,
+    )
     print(f"indexed {len(retriever)} passages ({', '.join(retriever.domains)}) -> {args.out}")
 
 
@@ -123,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("compare", help="fine-tuning vs RAG vs hybrid: train and score every arm, write a report")
+    p = sub.add_parser(
+        "compare", help="fine-tuning vs RAG vs hybrid: train and score every arm, write a report"
+    )
     with_config(p)
     p.add_argument("--out", help="report folder (default: the config's training.output_dir)")
     p.add_argument("--overwrite", action="store_true", help="replace a previous comparison in the folder")

@@ -214,8 +214,11 @@ def _build(cls: Any, raw: Any, where: str) -> Any:
         if key not in fields:
             raise _unknown(where, str(key), list(fields))
         kwargs[key] = _coerce(f"{where}.{key}" if where else key, value, hints[key])
-    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise ConfigError(f"{where}: missing required key '{missing[0]}'")
     try:
@@ -379,7 +382,9 @@ class CompareConfig:
             if arm not in COMPARE_ARMS:
                 close = difflib.get_close_matches(arm, COMPARE_ARMS, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ConfigError(f"compare.arms: unknown arm '{arm}'{hint}; known: {', '.join(COMPARE_ARMS)}")
+                raise ConfigError(
+                    f"compare.arms: unknown arm '{arm}'{hint}; known: {', '.join(COMPARE_ARMS)}"
+                )
         if not self.arms:
             raise ConfigError("compare.arms: expected at least one arm")
         if "hybrid" in self.arms and "raft" not in self.arms:

@@ -93,7 +93,9 @@ def adapter_dir(checkpoint: str | Path) -> Path | None:
             return cand
     if (path / "config.json").is_file():
         return None
-    raise ConfigError(f"--checkpoint: {path} holds neither a LoRA adapter nor a model (no adapter_config.json)")
+    raise ConfigError(
+        f"--checkpoint: {path} holds neither a LoRA adapter nor a model (no adapter_config.json)"
+    )
 
 
 def load_adapter(model: Any, checkpoint: str | Path, *, trainable: bool) -> Any:

@@ -67,8 +67,9 @@ def attach_context(
         for i, dom in enumerate(qa["domain"]):
             by_k.setdefault(options.k_for(dom), []).append(i)
         for k, rows in by_k.items():
-            found = retriever.retrieve([questions[i] for i in rows], k=k, domains=domains,
-                                       show_progress=show_progress)
+            found = retriever.retrieve(
+                [questions[i] for i in rows], k=k, domains=domains, show_progress=show_progress
+            )
             for i, row_hits in zip(rows, found, strict=True):
                 hits[i] = [(h.id, h.title, h.text) for h in row_hits]
     elif options.context == "oracle":
@@ -93,8 +94,9 @@ def attach_context(
     return out
 
 
-def gold_completion(answers: Sequence[str], passage_ids: Sequence[str], gold_ids: Sequence[str],
-                    answerable: bool) -> str:
+def gold_completion(
+    answers: Sequence[str], passage_ids: Sequence[str], gold_ids: Sequence[str], answerable: bool
+) -> str:
     """The ideal completion for a prepared row: first gold answer, citing the retrieved gold passages."""
     if not answerable:
         from grpo_rag.prompts import ABSTAIN_ANSWER
@@ -155,11 +157,18 @@ def prepare_split(
     cfg: RunConfig, qa_path: str, options: PromptOptions, cache_dir: Path | None, limit: int | None = None
 ) -> Dataset:
     """Load QA, retrieve for every question in one batched pass, build prompts; cached under `cache_dir`."""
-    key = json.dumps({
-        "qa": _file_digest(qa_path), "corpus": _file_digest(cfg.data.corpus), "options": repr(options),
-        "limit": limit, "seed": cfg.training.get("seed"), "stem": cfg.retrieval.stemmer,
-        "stop": cfg.retrieval.stopwords,
-    }, sort_keys=True)
+    key = json.dumps(
+        {
+            "qa": _file_digest(qa_path),
+            "corpus": _file_digest(cfg.data.corpus),
+            "options": repr(options),
+            "limit": limit,
+            "seed": cfg.training.get("seed"),
+            "stem": cfg.retrieval.stemmer,
+            "stop": cfg.retrieval.stopwords,
+        },
+        sort_keys=True,
+    )
     key_file = cache_dir / "key.json" if cache_dir is not None else None
     if key_file is not None and key_file.is_file() and key_file.read_text() == key:
         return load_from_disk(str(key_file.parent / "data"))

@@ -36,7 +36,9 @@ def _check_output(name: str, values: Any, n: int) -> list[float | None]:
         raise RewardError(f"reward '{name}' returned {len(values)} values for {n} completions")
     for i, v in enumerate(values):
         if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
-            raise RewardError(f"reward '{name}' returned {v!r} for sample {i}; rewards must be numbers or None")
+            raise RewardError(
+                f"reward '{name}' returned {v!r} for sample {i}; rewards must be numbers or None"
+            )
         if v is not None and not math.isfinite(v):
             raise RewardError(f"reward '{name}' returned {v!r} for sample {i}; rewards must be finite")
     return list(values)
@@ -48,8 +50,15 @@ class BoundReward:
     A class rather than a closure so that it pickles whenever the wrapped function does.
     """
 
-    def __init__(self, func: RewardFn, options: Mapping[str, Any], name: str, *,
-                 on_error: str = "stop", timeout_s: float | None = None):
+    def __init__(
+        self,
+        func: RewardFn,
+        options: Mapping[str, Any],
+        name: str,
+        *,
+        on_error: str = "stop",
+        timeout_s: float | None = None,
+    ):
         self.func = func
         self.options = dict(options)
         self.on_error = on_error  # "stop": raise RewardError; "skip": warn and give None to every sample
@@ -68,8 +77,9 @@ class BoundReward:
         except RewardError as exc:
             return self._failed(exc, len(completions))
         except Exception as exc:  # a plug-in bug: report it under the plug-in's name
-            return self._failed(RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"),
-                                len(completions))
+            return self._failed(
+                RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"), len(completions)
+            )
 
     def _run(self, **kwargs: Any) -> Any:
         if self.timeout_s is None:
@@ -79,7 +89,9 @@ class BoundReward:
         try:
             return pool.submit(self.func, **kwargs).result(timeout=self.timeout_s)
         except FutureTimeout:
-            raise RewardError(f"reward '{self.__name__}' took longer than its timeout_s={self.timeout_s}") from None
+            raise RewardError(
+                f"reward '{self.__name__}' took longer than its timeout_s={self.timeout_s}"
+            ) from None
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -106,8 +118,9 @@ class AsyncBoundReward(BoundReward):
         except RewardError as exc:
             return self._failed(exc, len(completions))
         except Exception as exc:
-            return self._failed(RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"),
-                                len(completions))
+            return self._failed(
+                RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"), len(completions)
+            )
 
 
 def _check_options(spec_name: str, fn: Callable[..., Any], options: Mapping[str, Any]) -> None:

@@ -13,13 +13,66 @@ from pathlib import Path
 
 from grpo_rag.data import write_jsonl
 
-_ONSETS = ["b", "br", "d", "dr", "f", "g", "gr", "k", "kr", "l", "m", "n", "p", "qu", "r", "s", "st", "t",
-           "tr", "v", "z", "th", "sh", "h"]
+_ONSETS = [
+    "b",
+    "br",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "k",
+    "kr",
+    "l",
+    "m",
+    "n",
+    "p",
+    "qu",
+    "r",
+    "s",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "z",
+    "th",
+    "sh",
+    "h",
+]
 _VOWELS = ["a", "e", "i", "o", "u", "ae", "io", "y"]
 _CODAS = ["", "n", "r", "l", "x", "s", "th", "nd", "rk", "m", "v"]
-_TAGS = ["Amber", "Cobalt", "Indigo", "Jade", "Onyx", "Ruby", "Slate", "Topaz", "Umber", "Violet", "Willow",
-         "Zircon", "Birch", "Cedar", "Ember", "Frost", "Granite", "Harbor", "Iris", "Juniper", "Kestrel",
-         "Lotus", "Maple", "Nimbus", "Orchid", "Pebble", "Quartz", "Raven", "Sable", "Tundra"]
+_TAGS = [
+    "Amber",
+    "Cobalt",
+    "Indigo",
+    "Jade",
+    "Onyx",
+    "Ruby",
+    "Slate",
+    "Topaz",
+    "Umber",
+    "Violet",
+    "Willow",
+    "Zircon",
+    "Birch",
+    "Cedar",
+    "Ember",
+    "Frost",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Lotus",
+    "Maple",
+    "Nimbus",
+    "Orchid",
+    "Pebble",
+    "Quartz",
+    "Raven",
+    "Sable",
+    "Tundra",
+]
 
 
 @dataclass(frozen=True)
@@ -62,36 +115,116 @@ def default_domains(seed: int = 7) -> list[DomainSpec]:
     rng = random.Random(seed)
     vendors, cities, labs = _names(rng, 40), _names(rng, 40), _names(rng, 40)
     return [
-        DomainSpec("datacenter", "site", "{name} is a datacenter site.", (
-            Attribute("cooling", "What is the cooling capacity of {name}?",
-                      "The cooling capacity of {name} is {value}.", _numbers(120, 990, 10, "kW")),
-            Attribute("vendor", "Who supplies the routers of {name}?",
-                      "The routers of {name} are supplied by {value}.", vendors),
-            Attribute("city", "In which city is {name} located?", "{name} is located in {value}.", cities),
-        )),
-        DomainSpec("mobility", "cell", "{name} is a mobile network cell.", (
-            Attribute("band", "Which frequency band does {name} use?", "{name} uses the {value} band.",
-                      _numbers(600, 3800, 20, "MHz")),
-            Attribute("tilt", "What is the antenna tilt of {name}?", "The antenna tilt of {name} is {value}.",
-                      _numbers(1, 60, 1, "degrees")),
-            Attribute("vendor", "Which vendor built the radio of {name}?",
-                      "The radio of {name} was built by {value}.", vendors),
-        )),
-        DomainSpec("medical", "drug", "{name} is an experimental drug.", (
-            Attribute("dose", "What is the daily dose of {name}?", "The daily dose of {name} is {value}.",
-                      _numbers(5, 900, 5, "mg")),
-            Attribute("lab", "Which lab developed {name}?", "{name} was developed by the {value} lab.", labs),
-            Attribute("target", "Which organ does {name} target?", "{name} targets the {value}.",
-                      ("liver", "kidney", "lung", "heart", "spleen", "retina", "pancreas", "thyroid", "skin",
-                       "colon", "bladder", "cornea", "cochlea", "tendon", "marrow")),
-        )),
-        DomainSpec("legal", "statute", "{name} is a regional statute.", (
-            Attribute("year", "In which year was {name} enacted?", "{name} was enacted in {value}.",
-                      tuple(str(y) for y in range(1850, 2025))),
-            Attribute("fine", "What is the maximum fine under {name}?",
-                      "The maximum fine under {name} is {value}.", _numbers(100, 9900, 100, "euros")),
-            Attribute("court", "Which court enforces {name}?", "{name} is enforced by the {value} court.", cities),
-        )),
+        DomainSpec(
+            "datacenter",
+            "site",
+            "{name} is a datacenter site.",
+            (
+                Attribute(
+                    "cooling",
+                    "What is the cooling capacity of {name}?",
+                    "The cooling capacity of {name} is {value}.",
+                    _numbers(120, 990, 10, "kW"),
+                ),
+                Attribute(
+                    "vendor",
+                    "Who supplies the routers of {name}?",
+                    "The routers of {name} are supplied by {value}.",
+                    vendors,
+                ),
+                Attribute(
+                    "city", "In which city is {name} located?", "{name} is located in {value}.", cities
+                ),
+            ),
+        ),
+        DomainSpec(
+            "mobility",
+            "cell",
+            "{name} is a mobile network cell.",
+            (
+                Attribute(
+                    "band",
+                    "Which frequency band does {name} use?",
+                    "{name} uses the {value} band.",
+                    _numbers(600, 3800, 20, "MHz"),
+                ),
+                Attribute(
+                    "tilt",
+                    "What is the antenna tilt of {name}?",
+                    "The antenna tilt of {name} is {value}.",
+                    _numbers(1, 60, 1, "degrees"),
+                ),
+                Attribute(
+                    "vendor",
+                    "Which vendor built the radio of {name}?",
+                    "The radio of {name} was built by {value}.",
+                    vendors,
+                ),
+            ),
+        ),
+        DomainSpec(
+            "medical",
+            "drug",
+            "{name} is an experimental drug.",
+            (
+                Attribute(
+                    "dose",
+                    "What is the daily dose of {name}?",
+                    "The daily dose of {name} is {value}.",
+                    _numbers(5, 900, 5, "mg"),
+                ),
+                Attribute(
+                    "lab", "Which lab developed {name}?", "{name} was developed by the {value} lab.", labs
+                ),
+                Attribute(
+                    "target",
+                    "Which organ does {name} target?",
+                    "{name} targets the {value}.",
+                    (
+                        "liver",
+                        "kidney",
+                        "lung",
+                        "heart",
+                        "spleen",
+                        "retina",
+                        "pancreas",
+                        "thyroid",
+                        "skin",
+                        "colon",
+                        "bladder",
+                        "cornea",
+                        "cochlea",
+                        "tendon",
+                        "marrow",
+                    ),
+                ),
+            ),
+        ),
+        DomainSpec(
+            "legal",
+            "statute",
+            "{name} is a regional statute.",
+            (
+                Attribute(
+                    "year",
+                    "In which year was {name} enacted?",
+                    "{name} was enacted in {value}.",
+                    tuple(str(y) for y in range(1850, 2025)),
+                ),
+                Attribute(
+                    "fine",
+                    "What is the maximum fine under {name}?",
+                    "The maximum fine under {name} is {value}.",
+                    _numbers(100, 9900, 100, "euros"),
+                ),
+                Attribute(
+                    "court",
+                    "Which court enforces {name}?",
+                    "{name} is enforced by the {value} court.",
+                    cities,
+                ),
+            ),
+        ),
     ]
 
 
@@ -134,15 +267,18 @@ def generate(cfg: SynthConfig) -> tuple[list[dict], list[dict], list[dict]]:
                     # attribute, and the entity's other facts, right behind the gold passage.
                     value = rng.choice(a.values)
                     pid = f"{spec.domain}:{name}:{a.key}"
-                    corpus.append({"id": pid, "text": a.statement.format(name=name, value=value),
-                                   "domain": spec.domain})
-                    split.append({
-                        "id": pid,
-                        "question": a.question.format(name=name),
-                        "answers": [value],
-                        "domain": spec.domain,
-                        "gold_ids": [pid],
-                    })
+                    corpus.append(
+                        {"id": pid, "text": a.statement.format(name=name, value=value), "domain": spec.domain}
+                    )
+                    split.append(
+                        {
+                            "id": pid,
+                            "question": a.question.format(name=name),
+                            "answers": [value],
+                            "domain": spec.domain,
+                            "gold_ids": [pid],
+                        }
+                    )
     rng.shuffle(train)
     rng.shuffle(heldout)
     return corpus, train, heldout
@@ -237,17 +373,27 @@ def change_kb(
                 for a in spec.attributes:
                     value = rng.choice(a.values)
                     pid = f"{domain}:{name}:{a.key}"
-                    new_rows.append({"id": pid, "text": a.statement.format(name=name, value=value),
-                                     "domain": domain})
-                    new_qa.append({"id": pid, "question": a.question.format(name=name), "answers": [value],
-                                   "domain": domain, "gold_ids": [pid]})
+                    new_rows.append(
+                        {"id": pid, "text": a.statement.format(name=name, value=value), "domain": domain}
+                    )
+                    new_qa.append(
+                        {
+                            "id": pid,
+                            "question": a.question.format(name=name),
+                            "answers": [value],
+                            "domain": domain,
+                            "gold_ids": [pid],
+                        }
+                    )
     return ChangedKB(list(changed.values()) + new_rows, before, after, new_qa)
 
 
 def write_changed_kb(out_dir: str | Path, kb: ChangedKB) -> dict[str, Path]:
     """Write a ChangedKB as corpus.jsonl, updated_before.jsonl, updated_after.jsonl, new_entities.jsonl."""
     out = Path(out_dir)
-    paths = {name: out / f"{name}.jsonl" for name in ("corpus", "updated_before", "updated_after", "new_entities")}
+    paths = {
+        name: out / f"{name}.jsonl" for name in ("corpus", "updated_before", "updated_after", "new_entities")
+    }
     for name, path in paths.items():
         write_jsonl(path, getattr(kb, name))
     return paths

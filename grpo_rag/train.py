@@ -46,7 +46,9 @@ class MetricsFile(TrainerCallback):
     def __init__(self, path: Path):
         self.path = path
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
         if not state.is_world_process_zero or not logs:
             return
         row = {"step": state.global_step, "time": round(time.time(), 3), **logs}
@@ -78,7 +80,9 @@ class NonFiniteGuard(TrainerCallback):
                 self._stop(control, f"trainable weight {name} became non-finite at step {state.global_step}")
                 return
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
         for key in ("loss", "grad_norm"):
             value = (logs or {}).get(key)
             if isinstance(value, float) and not math.isfinite(value):
@@ -88,7 +92,9 @@ class NonFiniteGuard(TrainerCallback):
 class SummaryLine(ProgressCallback):
     """The progress bar, with one short line per logging step instead of the raw log dict."""
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
         if not state.is_world_process_zero or self.training_bar is None or not logs:
             return
         parts = [f"step {state.global_step}/{state.max_steps}"]
@@ -97,8 +103,13 @@ class SummaryLine(ProgressCallback):
         for key, value in logs.items():
             if key.startswith("rewards/") and key.endswith("/mean"):
                 parts.append(f"{key[8:-5]} {value:.3f}")
-        for key, label in (("completions/mean_length", "len"), ("kl", "kl"), ("step_time", "s/step"),
-                           ("loss", "loss"), ("train_loss", "final loss")):
+        for key, label in (
+            ("completions/mean_length", "len"),
+            ("kl", "kl"),
+            ("step_time", "s/step"),
+            ("loss", "loss"),
+            ("train_loss", "final loss"),
+        ):
             if key in logs and isinstance(logs[key], (int, float)):
                 parts.append(f"{label} {logs[key]:.3g}")
         self.training_bar.write(" | ".join(parts))
@@ -108,8 +119,11 @@ def _trim_metrics(path: Path, upto_step: int) -> None:
     """On resume, drop metric rows logged after the checkpoint we continue from (they will be redone)."""
     if not path.is_file():
         return
-    keep = [line for line in path.read_text().splitlines() if line.strip()
-            and json.loads(line).get("step", 0) <= upto_step]
+    keep = [
+        line
+        for line in path.read_text().splitlines()
+        if line.strip() and json.loads(line).get("step", 0) <= upto_step
+    ]
     write_atomic(path, "".join(f"{line}\n" for line in keep))
 
 
@@ -154,8 +168,12 @@ def _trainer_class() -> type:
                     shutil.rmtree(final)
                 os.replace(os.path.join(run_dir, STAGING_DIR, name), final)
                 shutil.rmtree(os.path.join(run_dir, STAGING_DIR), ignore_errors=True)
-                rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
-                                   best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=True)
+                rotate_checkpoints(
+                    output_dir=run_dir,
+                    save_total_limit=self.args.save_total_limit,
+                    best_model_checkpoint=self.state.best_model_checkpoint,
+                    use_mtime=True,
+                )
             self.accelerator.wait_for_everyone()
 
     return SafeGRPOTrainer
@@ -166,8 +184,11 @@ def lora_config(cfg: RunConfig) -> Any:
     from peft import LoraConfig
 
     return LoraConfig(
-        r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-        target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
+        r=cfg.lora.r,
+        lora_alpha=cfg.lora.alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules=cfg.lora.target_modules,
+        task_type="CAUSAL_LM",
     )
 
 
@@ -187,10 +208,12 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     set_seed(int(cfg.training.get("seed", 0)))
     # Cheap checks first (tokenizer, data, rewards), so bad input fails before the model loads.
     check_source(cfg.model.name_or_path)
-    chat = uses_chat(load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code),
-                     cfg.model.chat_template)
-    train_ds = prepare_split(cfg, cfg.data.train, prompt_options(cfg, chat), out / "prepared-train",
-                             cfg.data.max_train_samples)
+    chat = uses_chat(
+        load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code), cfg.model.chat_template
+    )
+    train_ds = prepare_split(
+        cfg, cfg.data.train, prompt_options(cfg, chat), out / "prepared-train", cfg.data.max_train_samples
+    )
     funcs, weights = build_reward_funcs(cfg.rewards)
     if cfg.lora.init_adapter:
         check_adapter(cfg.lora.init_adapter, "lora.init_adapter")
@@ -200,7 +223,11 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         model, peft_config = load_adapter(model, cfg.lora.init_adapter, trainable=True), None
     args = make_grpo_config(cfg.training, reward_weights=weights, disable_tqdm=False)
     trainer = _trainer_class()(
-        model=model, reward_funcs=funcs, args=args, train_dataset=train_ds, processing_class=tok,
+        model=model,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=train_ds,
+        processing_class=tok,
         peft_config=peft_config,
     )
     trainer.remove_callback(ProgressCallback)
@@ -277,9 +304,13 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         )
     adapter = save_adapter(trainer, out) if trainer.accelerator.is_main_process else out / ADAPTER_DIR
     summary = {
-        "output_dir": str(out), "adapter": str(adapter), "steps": trainer.state.global_step,
-        "train_seconds": round(seconds, 2), "resumed_from": str(checkpoint) if checkpoint else None,
-        "trainable_params": trainable, "total_params": total,
+        "output_dir": str(out),
+        "adapter": str(adapter),
+        "steps": trainer.state.global_step,
+        "train_seconds": round(seconds, 2),
+        "resumed_from": str(checkpoint) if checkpoint else None,
+        "trainable_params": trainable,
+        "total_params": total,
     }
     if trainer.accelerator.is_main_process:
         write_atomic(out / "train_summary.json", json.dumps(summary, indent=2) + "\n")

@@ -45,32 +45,47 @@ def main() -> None:
         step("index", ["index", "--corpus", cfg.data.corpus, "--out", cfg.retrieval.index_dir], timings)
     c = ["--config", args.config]
     step("eval warm start", ["eval", *c, "--out", str(run / "eval-warmstart")], timings)
-    step("eval warm start closed-book", ["eval", *c, "--closed-book", "--out",
-                                          str(run / "eval-warmstart-closed-book")], timings)
+    step(
+        "eval warm start closed-book",
+        ["eval", *c, "--closed-book", "--out", str(run / "eval-warmstart-closed-book")],
+        timings,
+    )
     step("train", ["train", args.config, "--overwrite"], timings)
     step("eval", ["eval", *c, "--checkpoint", str(run), "--out", str(run / "eval")], timings)
-    step("eval closed-book", ["eval", *c, "--checkpoint", str(run), "--closed-book", "--out",
-                              str(run / "eval-closed-book")], timings)
+    step(
+        "eval closed-book",
+        ["eval", *c, "--checkpoint", str(run), "--closed-book", "--out", str(run / "eval-closed-book")],
+        timings,
+    )
     timings["total"] = round(time.time() - total, 1)
 
-    rows = {name: json.loads((run / name / "metrics.json").read_text())
-            for name in ("eval-warmstart", "eval-warmstart-closed-book", "eval", "eval-closed-book")}
+    rows = {
+        name: json.loads((run / name / "metrics.json").read_text())
+        for name in ("eval-warmstart", "eval-warmstart-closed-book", "eval", "eval-closed-book")
+    }
     keys = ("exact_match", "f1", "grounded", "citation_precision", "recall_at_k")
     lines = ["| model | context | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
     for name, m in rows.items():
         label = "warm start" if "warmstart" in name else "GRPO + LoRA"
         ctx = "closed-book" if "closed" in name else f"BM25 top-{m['k']}"
-        lines.append(f"| {label} | {ctx} | " + " | ".join("-" if m[k] is None else f"{m[k]:.3f}"
-                                                          for k in keys) + " |")
+        lines.append(
+            f"| {label} | {ctx} | " + " | ".join("-" if m[k] is None else f"{m[k]:.3f}" for k in keys) + " |"
+        )
     table = "\n".join(lines)
     gain = rows["eval"]["exact_match"] - rows["eval-warmstart"]["exact_match"]
-    summary = {"timings_s": timings, "heldout_questions": rows["eval"]["n"],
-               "exact_match_gain": round(gain, 4), "cpu_threads": torch.get_num_threads(),
-               "metrics": {k: {m: v[m] for m in keys} for k, v in rows.items()}}
+    summary = {
+        "timings_s": timings,
+        "heldout_questions": rows["eval"]["n"],
+        "exact_match_gain": round(gain, 4),
+        "cpu_threads": torch.get_num_threads(),
+        "metrics": {k: {m: v[m] for m in keys} for k, v in rows.items()},
+    }
     (run / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (run / "demo_report.md").write_text(table + "\n")
-    print(f"\n{table}\n\nopen-book exact match gain from GRPO: {gain * 100:+.1f} points; "
-          f"total {timings['total'] / 60:.1f} min ({json.dumps(timings)})")
+    print(
+        f"\n{table}\n\nopen-book exact match gain from GRPO: {gain * 100:+.1f} points; "
+        f"total {timings['total'] / 60:.1f} min ({json.dumps(timings)})"
+    )
 
 
 if __name__ == "__main__":

@@ -104,8 +104,15 @@ def tiny_qa_path(tmp_path: Path, tiny_qa_rows: list[dict[str, Any]]) -> Path:
     return _write_jsonl(tmp_path / "qa.jsonl", tiny_qa_rows)
 
 
-TINY_MODEL = {"vocab_size": 400, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
-              "sft_steps": 3, "sft_batch_size": 4}
+TINY_MODEL = {
+    "vocab_size": 400,
+    "hidden_size": 32,
+    "num_layers": 2,
+    "num_heads": 2,
+    "intermediate_size": 64,
+    "sft_steps": 3,
+    "sft_batch_size": 4,
+}
 
 
 @pytest.fixture(scope="session")
@@ -124,16 +131,29 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "model": {"name_or_path": str(root / "model")},
         "lora": {"r": 4, "alpha": 8},
-        "data": {"corpus": str(root / "corpus.jsonl"), "train": str(root / "qa.jsonl"),
-                 "eval": str(root / "qa.jsonl")},
+        "data": {
+            "corpus": str(root / "corpus.jsonl"),
+            "train": str(root / "qa.jsonl"),
+            "eval": str(root / "qa.jsonl"),
+        },
         "retrieval": {"k": 2},
         # text_hash varies between completions, so an untrained model still gets a learning signal.
-        "rewards": [{"name": "exact_match"}, {"name": "format", "weight": 0.5},
-                    {"name": f"{Path(__file__).parent / 'plugins.py'}:text_hash", "weight": 0.1}],
+        "rewards": [
+            {"name": "exact_match"},
+            {"name": "format", "weight": 0.5},
+            {"name": f"{Path(__file__).parent / 'plugins.py'}:text_hash", "weight": 0.1},
+        ],
         "bootstrap": dict(TINY_MODEL),
-        "training": {"output_dir": str(root / "run"), "learning_rate": 0.05, "per_device_train_batch_size": 4,
-                     "num_generations": 2, "max_completion_length": 6, "max_steps": 2, "logging_steps": 1,
-                     "save_steps": 1},
+        "training": {
+            "output_dir": str(root / "run"),
+            "learning_rate": 0.05,
+            "per_device_train_batch_size": 4,
+            "num_generations": 2,
+            "max_completion_length": 6,
+            "max_steps": 2,
+            "logging_steps": 1,
+            "save_steps": 1,
+        },
         "eval": {"max_new_tokens": 6, "batch_size": 8},
     }
     bootstrap(from_dict(raw))

@@ -18,12 +18,14 @@ Setup = Callable[[Path, dict[str, Any]], None]
 def _set(section: str, **values: Any) -> Setup:
     def apply(root: Path, raw: dict[str, Any]) -> None:
         raw.setdefault(section, {}).update(values)
+
     return apply
 
 
 def _raw(value: Any) -> Setup:
     def apply(root: Path, raw: dict[str, Any]) -> None:
         raw.update(value)
+
     return apply
 
 
@@ -31,6 +33,7 @@ def _qa_file(content: bytes) -> Setup:
     def apply(root: Path, raw: dict[str, Any]) -> None:
         (root / "bad_qa.jsonl").write_bytes(content)
         raw["data"]["train"] = str(root / "bad_qa.jsonl")
+
     return apply
 
 
@@ -38,6 +41,7 @@ def _corpus_file(content: bytes) -> Setup:
     def apply(root: Path, raw: dict[str, Any]) -> None:
         (root / "bad_corpus.jsonl").write_bytes(content)
         raw["data"]["corpus"] = str(root / "bad_corpus.jsonl")
+
     return apply
 
 
@@ -48,9 +52,12 @@ def _index(damage: str) -> Setup:
         source = other if damage == "other corpus" else Path(raw["data"]["corpus"])
         assert main(["index", "--corpus", str(source), "--out", str(root / "idx")]) == 0
         if damage == "truncated":
-            biggest = max((p for p in (root / "idx").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+            biggest = max(
+                (p for p in (root / "idx").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size
+            )
             biggest.write_bytes(biggest.read_bytes()[: biggest.stat().st_size // 2])
         raw["retrieval"]["index_dir"] = str(root / "idx")
+
     return apply
 
 
@@ -67,8 +74,11 @@ CASES: list[tuple[str, Setup, str]] = [
     ("missing model", _set("model", name_or_path="models/nope"), "is not a directory"),
     ("unknown GRPO field", _set("training", learning_rat=0.1), "did you mean 'learning_rate'?"),
     ("non-numeric lr", _set("training", learning_rate="fast"), "training.learning_rate: expected a number"),
-    ("generations do not divide batch", _set("training", per_device_train_batch_size=3, num_generations=2),
-     "training:"),
+    (
+        "generations do not divide batch",
+        _set("training", per_device_train_batch_size=3, num_generations=2),
+        "training:",
+    ),
     ("reward weight list", _set("training", reward_weights=[1.0, 2.0]), "set the weight on each entry"),
     ("unknown reward", _raw({"rewards": [{"name": "exact_mach"}]}), "did you mean 'exact_match'"),
     ("reward file missing", _raw({"rewards": [{"name": "nowhere.py:fn"}]}), "nowhere.py"),
@@ -78,20 +88,41 @@ CASES: list[tuple[str, Setup, str]] = [
     ("section not a mapping", _raw({"data": "x.jsonl"}), "data: expected a mapping"),
     # data
     ("missing QA file", _set("data", train="missing.jsonl"), "missing.jsonl: file not found"),
-    ("invalid JSON line", _qa_file(b'{"id": "a", "question": "q", "answers": ["x"]}\n{oops\n'),
-     "bad_qa.jsonl:2: invalid JSON"),
-    ("missing field", _qa_file(json.dumps({"id": "a", "answers": ["x"]}).encode() + b"\n"),
-     "bad_qa.jsonl:1: field 'question'"),
-    ("empty answers", _qa_file(json.dumps({**Q, "answers": []}).encode() + b"\n"),
-     "bad_qa.jsonl:1: field 'answers': expected a non-empty list of strings"),
-    ("answers not a list", _qa_file(json.dumps({**Q, "answers": "a"}).encode() + b"\n"),
-     "bad_qa.jsonl:1: field 'answers'"),
-    ("duplicate ids", _qa_file((json.dumps(Q) + "\n" + json.dumps(Q) + "\n").encode()),
-     "bad_qa.jsonl:2: field 'id': duplicate id"),
-    ("unknown gold id", _qa_file(json.dumps({**Q, "gold_ids": ["nope"]}).encode() + b"\n"),
-     "bad_qa.jsonl:1: field 'gold_ids': id 'nope' is not in the corpus"),
-    ("non-UTF-8 bytes", _qa_file(b'{"id": "a", "question": "caf\xe9", "answers": ["x"]}\n'),
-     "bad_qa.jsonl:1: not valid UTF-8"),
+    (
+        "invalid JSON line",
+        _qa_file(b'{"id": "a", "question": "q", "answers": ["x"]}\n{oops\n'),
+        "bad_qa.jsonl:2: invalid JSON",
+    ),
+    (
+        "missing field",
+        _qa_file(json.dumps({"id": "a", "answers": ["x"]}).encode() + b"\n"),
+        "bad_qa.jsonl:1: field 'question'",
+    ),
+    (
+        "empty answers",
+        _qa_file(json.dumps({**Q, "answers": []}).encode() + b"\n"),
+        "bad_qa.jsonl:1: field 'answers': expected a non-empty list of strings",
+    ),
+    (
+        "answers not a list",
+        _qa_file(json.dumps({**Q, "answers": "a"}).encode() + b"\n"),
+        "bad_qa.jsonl:1: field 'answers'",
+    ),
+    (
+        "duplicate ids",
+        _qa_file((json.dumps(Q) + "\n" + json.dumps(Q) + "\n").encode()),
+        "bad_qa.jsonl:2: field 'id': duplicate id",
+    ),
+    (
+        "unknown gold id",
+        _qa_file(json.dumps({**Q, "gold_ids": ["nope"]}).encode() + b"\n"),
+        "bad_qa.jsonl:1: field 'gold_ids': id 'nope' is not in the corpus",
+    ),
+    (
+        "non-UTF-8 bytes",
+        _qa_file(b'{"id": "a", "question": "caf\xe9", "answers": ["x"]}\n'),
+        "bad_qa.jsonl:1: not valid UTF-8",
+    ),
     ("huge line", _qa_file(b'{"id": "' + b"x" * (1 << 20) + b'"}\n'), "bad_qa.jsonl:1: line is longer than"),
     ("empty QA file", _qa_file(b"\n"), "empty QA file"),
     ("empty corpus", _corpus_file(b""), "empty corpus"),
@@ -103,8 +134,14 @@ CASES: list[tuple[str, Setup, str]] = [
 
 
 @pytest.mark.parametrize(("name", "setup", "message"), CASES, ids=[c[0] for c in CASES])
-def test_bad_input(tiny_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture,
-                   name: str, setup: Setup, message: str) -> None:
+def test_bad_input(
+    tiny_run: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    name: str,
+    setup: Setup,
+    message: str,
+) -> None:
     raw = json.loads(json.dumps(tiny_run))
     out = tmp_path / "run"
     raw["training"]["output_dir"] = str(out)

@@ -25,7 +25,9 @@ def test_train_then_eval(tiny_run: dict[str, Any], tmp_path: Path, capsys: pytes
     assert main(["train", str(config), "training.max_steps=1"]) == 0
     assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").is_file()
     out = tmp_path / "eval"
-    assert main(["eval", "--config", str(config), "--checkpoint", str(tmp_path / "run"), "--out", str(out)]) == 0
+    assert (
+        main(["eval", "--config", str(config), "--checkpoint", str(tmp_path / "run"), "--out", str(out)]) == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 5 and "per_domain" in metrics
     assert "exact_match" in capsys.readouterr().out
@@ -90,9 +92,14 @@ def test_debug_flag_shows_the_traceback() -> None:
 def test_compare_command(tiny_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     config = _write_config(tiny_run, tmp_path)
     out = tmp_path / "cmp"
-    assert main(["compare", str(config), "compare.arms=[rag]", "compare.freshness=false", "--out", str(out)]) == 0
+    assert (
+        main(["compare", str(config), "compare.arms=[rag]", "compare.freshness=false", "--out", str(out)])
+        == 0
+    )
     assert json.loads((out / "report.json").read_text())["arms"]["rag"]["heldout"]["n"] == 5
     assert "highest held-out EM: RAG (untrained)" in capsys.readouterr().out
-    assert main(["compare", str(config), "compare.arms=[rag]", "--out", str(out)]) == 2  # refuses to overwrite
+    assert (
+        main(["compare", str(config), "compare.arms=[rag]", "--out", str(out)]) == 2
+    )  # refuses to overwrite
     assert main(["compare", str(config), "compare.arms=[hybrid]"]) == 2
     assert "add 'raft'" in capsys.readouterr().err

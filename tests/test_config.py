@@ -30,8 +30,10 @@ def test_defaults_and_round_trip(tmp_path: Path) -> None:
 def test_overrides_are_typed(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"retrieval": {"k": 2}}))
-    cfg = load_config(path, ["retrieval.k=5", "training.max_steps=7", "retrieval.domains=[a, b]",
-                             "training.learning_rate=2e-3"])
+    cfg = load_config(
+        path,
+        ["retrieval.k=5", "training.max_steps=7", "retrieval.domains=[a, b]", "training.learning_rate=2e-3"],
+    )
     assert cfg.retrieval.k == 5 and cfg.training["max_steps"] == 7 and cfg.retrieval.domains == ["a", "b"]
     # YAML 1.1 reads `2e-3` as a string; numeric GRPOConfig fields get a number anyway.
     assert cfg.training["learning_rate"] == 0.002
@@ -48,7 +50,10 @@ def test_overrides_are_typed(tmp_path: Path) -> None:
         ({"lora": {"dropout": 1.5}}, "lora.dropout"),
         ({"model": {"dtype": "int4"}}, "model.dtype: expected one of"),
         ({"modle": {}}, "unknown key 'modle' (did you mean 'model'?)"),
-        ({"training": {"learning_rat": 0.1}}, "training: unknown key 'learning_rat' (did you mean 'learning_rate'?)"),
+        (
+            {"training": {"learning_rat": 0.1}},
+            "training: unknown key 'learning_rat' (did you mean 'learning_rate'?)",
+        ),
         ({"training": {"per_device_train_batch_size": 3, "num_generations": 2}}, "training:"),
         ({"training": {"learning_rate": "fast"}}, "training.learning_rate: expected a number, got 'fast'"),
         ({"training": {"reward_weights": [1.0]}}, "set the weight on each entry of `rewards`"),

@@ -33,8 +33,14 @@ def _config(tiny_run: dict[str, Any], out: Path, path: Path) -> Path:
 
 def _train(config: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "grpo_rag", "train", str(config), *extra], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "grpo_rag", "train", str(config), *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.slow
@@ -60,6 +66,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tiny_run: dict[str, Any],
     ref = load_file(str(tmp_path / "ref" / "checkpoint-2" / "adapter_model.safetensors"))
     got = load_file(str(tmp_path / "run" / "checkpoint-2" / "adapter_model.safetensors"))
     assert ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+
     # Metrics: one row per step, steps 1..6, none lost or doubled by the kill.
     def rewards(run: str) -> dict[int, float]:
         rows = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]

@@ -191,9 +191,11 @@ from hypothesis import strategies as st  # noqa: E402
 
 _text = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")
 _qa_rows = st.lists(
-    st.fixed_dictionaries({"question": _text, "answers": st.lists(_text, min_size=1, max_size=3),
-                           "domain": _text}),
-    min_size=1, max_size=8,
+    st.fixed_dictionaries(
+        {"question": _text, "answers": st.lists(_text, min_size=1, max_size=3), "domain": _text}
+    ),
+    min_size=1,
+    max_size=8,
 )
 
 

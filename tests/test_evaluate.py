@@ -49,8 +49,13 @@ def test_score_rows_uses_shared_scoring(tiny_corpus_path: Path, tiny_qa_path: Pa
     prepared = attach_context(qa, BM25Retriever.build(corpus), PromptOptions(k=2))
     row = prepared[0]
     n = row["passage_ids"].index("dc-03") + 1
-    completions = [f"<answer>within ten seconds</answer> [{n}]", "", "<answer>wrong</answer>",
-                   "<answer>x</answer>", "<answer>unanswerable</answer>"]
+    completions = [
+        f"<answer>within ten seconds</answer> [{n}]",
+        "",
+        "<answer>wrong</answer>",
+        "<answer>x</answer>",
+        "<answer>unanswerable</answer>",
+    ]
     scores = score_rows(prepared, completions)
     assert scores[0]["exact_match"] == 1.0 and scores[0]["grounded"] == 1.0
     assert scores[1]["exact_match"] == 0.0 and scores[1]["well_formed"] == 0.0
@@ -59,10 +64,29 @@ def test_score_rows_uses_shared_scoring(tiny_corpus_path: Path, tiny_qa_path: Pa
 
 
 def test_aggregate_per_domain_and_nan() -> None:
-    rows = [{"exact_match": 1.0, "recall_at_k": 1.0}, {"exact_match": 0.0, "recall_at_k": float("nan")},
-            {"exact_match": 0.0, "recall_at_k": 0.0}]
-    rows = [{**{m: 0.0 for m in ("f1", "grounded", "citation_precision", "citation_recall", "abstained",
-                                 "well_formed", "answer_tokens")}, **r} for r in rows]
+    rows = [
+        {"exact_match": 1.0, "recall_at_k": 1.0},
+        {"exact_match": 0.0, "recall_at_k": float("nan")},
+        {"exact_match": 0.0, "recall_at_k": 0.0},
+    ]
+    rows = [
+        {
+            **{
+                m: 0.0
+                for m in (
+                    "f1",
+                    "grounded",
+                    "citation_precision",
+                    "citation_recall",
+                    "abstained",
+                    "well_formed",
+                    "answer_tokens",
+                )
+            },
+            **r,
+        }
+        for r in rows
+    ]
     m = aggregate(rows, ["a", "a", "b"])
     assert m["n"] == 3 and m["exact_match"] == pytest.approx(1 / 3, abs=1e-4)
     assert m["recall_at_k"] == 0.5

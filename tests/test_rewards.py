@@ -368,7 +368,10 @@ def test_raising_plugin_stops_or_skips() -> None:
     with pytest.raises(RewardError, match="reward 'boom' raised ZeroDivisionError: plug-in bug"):
         BoundReward(_boom, {}, "boom")(prompts=["p"], completions=["c"])
     with pytest.warns(RuntimeWarning, match="skipping it for this batch"):
-        assert BoundReward(_boom, {}, "boom", on_error="skip")(prompts=["p"], completions=["c", "d"]) == [None, None]
+        assert BoundReward(_boom, {}, "boom", on_error="skip")(prompts=["p"], completions=["c", "d"]) == [
+            None,
+            None,
+        ]
 
 
 def test_hanging_plugin_times_out() -> None:

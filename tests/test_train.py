@@ -49,8 +49,13 @@ def test_run_folder_contract(tiny_run: dict[str, Any], tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     logged = [r for r in rows if "reward" in r]
     assert [r["step"] for r in logged] == [1, 2]
-    for key in ("rewards/exact_match/mean", "rewards/format/mean", "reward_std", "completions/mean_length",
-                "step_time"):
+    for key in (
+        "rewards/exact_match/mean",
+        "rewards/format/mean",
+        "reward_std",
+        "completions/mean_length",
+        "step_time",
+    ):
         assert key in logged[0], key
     assert load_config(out / "config.resolved.yaml").to_dict() == cfg.to_dict()
     assert last_checkpoint(out) == out / "checkpoint-2"
@@ -75,7 +80,9 @@ def test_resume_without_checkpoint_is_an_error(tiny_run: dict[str, Any], tmp_pat
         train(_cfg(tiny_run, tmp_path / "empty"), resume=True)
 
 
-def test_non_finite_training_stops_and_keeps_last_good_checkpoint(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+def test_non_finite_training_stops_and_keeps_last_good_checkpoint(
+    tiny_run: dict[str, Any], tmp_path: Path
+) -> None:
     from grpo_rag.errors import GrpoRagError
 
     cfg = _cfg(tiny_run, tmp_path / "run", learning_rate=1e30, max_steps=6, save_steps=1)
@@ -142,7 +149,9 @@ def test_init_adapter_continues_an_existing_adapter(tiny_run: dict[str, Any], tm
     # With a zero learning rate the saved adapter is exactly the one it started from (a fresh one would
     # have lora_B = 0), and TRL's frozen "ref" copy used for the KL term is not saved with it.
     assert load_file(str(second / "adapter_model.safetensors")).keys() == first.keys()
-    assert all(torch.equal(first[k], v) for k, v in load_file(str(second / "adapter_model.safetensors")).items())
+    assert all(
+        torch.equal(first[k], v) for k, v in load_file(str(second / "adapter_model.safetensors")).items()
+    )
     assert not (second / "ref").exists()
     raw["lora"]["init_adapter"] = str(tmp_path / "nowhere")
     raw["training"]["output_dir"] = str(tmp_path / "third")
