@@ -1,4 +1,4 @@
-"""Command line: `grpo-rag index | bootstrap | train | eval | rewards | demo-data`.
+"""Command line: `grpo-rag index | bootstrap | train | eval | compare | rewards | demo-data`.
 
 User errors (bad config, bad data, missing files) print one `error: ...` line and exit with status 2;
 `--debug` shows the traceback instead.
@@ -153,6 +153,18 @@ def _add_multidomain_commands(sub: argparse._SubParsersAction, with_config: obje
     p.set_defaults(func=_cmd_route_train)
 
 
+def _cmd_compare(args: argparse.Namespace) -> None:
+    from grpo_rag.compare import run_compare
+    from grpo_rag.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    report = run_compare(cfg, args.out, overwrite=args.overwrite)
+    out = Path(args.out or cfg.output_dir)
+    for row in report["verdict"]:
+        print(f"- {row['text']}")
+    print(f"wrote {out}/report.md, {out}/report.json and {len(report['plots'])} plots")
+
+
 def _cmd_rewards(args: argparse.Namespace) -> None:
     from grpo_rag.rewards import available
 
@@ -213,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_eval)
 
     _add_multidomain_commands(sub, with_config)
+    p = sub.add_parser(
+        "compare", help="fine-tuning vs RAG vs hybrid: train and score every arm, write a report"
+    )
+    with_config(p)
+    p.add_argument("--out", help="report folder (default: the config's training.output_dir)")
+    p.add_argument("--overwrite", action="store_true", help="replace a previous comparison in the folder")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("rewards", help="list the registered reward functions")
     p.set_defaults(func=_cmd_rewards)

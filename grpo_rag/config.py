@@ -43,6 +43,9 @@ class LoraSettings:
     alpha: int = 32  # scaling numerator (effective scale alpha / r)
     dropout: float = 0.0
     target_modules: list[str] | str = "all-linear"  # module names, or "all-linear"
+    # A saved adapter folder to continue training from (loaded trainable; r/alpha/targets then come from
+    # it, not from this section); null = fresh adapter. `grpo-rag compare` uses it for the hybrid arm.
+    init_adapter: str | None = None
 
     def __post_init__(self) -> None:
         if self.r <= 0:
@@ -190,6 +193,7 @@ class RunConfig:
     routing: RoutingConfig = field(
         default_factory=lambda: RoutingConfig()
     )  # domain router (grpo_rag.routing)
+    compare: CompareConfig = field(default_factory=lambda: CompareConfig())  # `grpo-rag compare` settings
     source: str = "<defaults>"
 
     @property
@@ -432,3 +436,50 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
 def dump_config(cfg: RunConfig) -> str:
     """The resolved config as YAML (what `config.resolved.yaml` holds); loads back to the same config."""
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+# --- `grpo-rag compare` ------------------------------------------------------------------------------
+#: The arms `grpo-rag compare` can run, in report order.
+COMPARE_ARMS = ("closed_book_ft", "rag", "raft", "rag_grpo", "hybrid")
+
+
+@dataclass
+class CompareConfig:
+    """`grpo-rag compare`: which arms run and the supervised / freshness settings (GRPO uses `training`).
+
+    Arms: closed_book_ft (supervised LoRA, no passages), rag (the untrained model with BM25 passages),
+    raft (supervised LoRA on retrieved passages, distractors included), rag_grpo (`grpo-rag train`),
+    hybrid (raft's adapter, then GRPO continuing from it).
+    """
+
+    arms: list[str] = field(default_factory=lambda: list(COMPARE_ARMS))
+    sft_steps: int = 300  # optimizer steps of each supervised arm (closed_book_ft, raft)
+    sft_learning_rate: float = 2e-3
+    sft_batch_size: int = 16
+    shuffle_passages: bool = True  # raft: shuffle passage order per example, so [1] is not a shortcut
+    # Change the demo KB (grpo_rag/synth.py: new values for some trained facts, new entities), re-index
+    # without retraining and score every arm on the changed facts. Needs demo data; false for other data.
+    freshness: bool = True
+    updated_facts_per_domain: int = 30  # freshness: training facts that get a new value, per domain
+    new_families_per_domain: int = 5  # freshness: new entity families (3 entities each) per domain
+    freshness_seed: int = 1
+
+    def __post_init__(self) -> None:
+        for arm in self.arms:
+            if arm not in COMPARE_ARMS:
+                close = difflib.get_close_matches(arm, COMPARE_ARMS, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ConfigError(
+                    f"compare.arms: unknown arm '{arm}'{hint}; known: {', '.join(COMPARE_ARMS)}"
+                )
+        if not self.arms:
+            raise ConfigError("compare.arms: expected at least one arm")
+        if "hybrid" in self.arms and "raft" not in self.arms:
+            raise ConfigError("compare.arms: 'hybrid' continues from the 'raft' adapter; add 'raft'")
+        for name in ("sft_steps", "sft_batch_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"compare.{name}: expected a positive integer")
+        if self.sft_learning_rate <= 0:
+            raise ConfigError("compare.sft_learning_rate: expected a positive number")
+        if self.updated_facts_per_domain < 0 or self.new_families_per_domain < 0:
+            raise ConfigError("compare: updated_facts_per_domain and new_families_per_domain must be >= 0")

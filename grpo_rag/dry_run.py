@@ -116,7 +116,7 @@ def _engine_checks(args: Any) -> list[Check]:
 
 def dry_run(cfg: RunConfig) -> list[Check]:
     """Build the run's parts without training; raises the same errors a real run would for bad inputs."""
-    from grpo_rag.train import _lora_config
+    from grpo_rag.train import lora_config
 
     funcs, weights = build_reward_funcs(cfg.rewards)
     checks = [
@@ -136,7 +136,7 @@ def dry_run(cfg: RunConfig) -> list[Check]:
             f"bf16={args.bf16}, use_vllm={args.use_vllm}",
         )
     )
-    lora = _lora_config(cfg)
+    lora = lora_config(cfg)
     checks.append(
         Check("LoraConfig", "ok", f"r={lora.r}, alpha={lora.lora_alpha}, targets {lora.target_modules}")
     )

@@ -98,16 +98,30 @@ def adapter_dir(checkpoint: str | Path) -> Path | None:
     )
 
 
-def load_for_inference(cfg: ModelConfig, checkpoint: str | Path | None) -> tuple[Any, Any]:
-    """Base model from `cfg`, plus the adapter found at `checkpoint` (or a full model there); eval mode."""
+def load_adapter(model: Any, checkpoint: str | Path, *, trainable: bool) -> Any:
+    """`model` wrapped with the LoRA adapter found at `checkpoint` (run, adapter or checkpoint-N folder)."""
     from peft import PeftModel
 
+    return PeftModel.from_pretrained(model, str(check_adapter(checkpoint)), is_trainable=trainable)
+
+
+def check_adapter(checkpoint: str | Path, field: str = "--checkpoint") -> Path:
+    """The LoRA adapter folder at `checkpoint`; ConfigError naming `field` when there is none."""
+    path = Path(checkpoint)
+    adapter = next((c for c in (path / "adapter", path) if (c / "adapter_config.json").is_file()), None)
+    if adapter is None:
+        raise ConfigError(f"{field}: {path} holds no LoRA adapter (no adapter_config.json)")
+    return adapter
+
+
+def load_for_inference(cfg: ModelConfig, checkpoint: str | Path | None) -> tuple[Any, Any]:
+    """Base model from `cfg`, plus the adapter found at `checkpoint` (or a full model there); eval mode."""
     adapter = adapter_dir(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and adapter is None:
         cfg = ModelConfig(**{**cfg.__dict__, "name_or_path": str(checkpoint)})
     model, tok = load_model(cfg)
     if adapter is not None:
-        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+        model = load_adapter(model, adapter, trainable=False)
     model.eval()
     return model, tok
 

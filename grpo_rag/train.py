@@ -24,7 +24,7 @@ from grpo_rag.augment import augment_dataset
 from grpo_rag.config import RunConfig, dump_config, make_grpo_config
 from grpo_rag.data import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
-from grpo_rag.modeling import check_source, load_model, load_tokenizer, uses_chat
+from grpo_rag.modeling import check_adapter, check_source, load_adapter, load_model, load_tokenizer, uses_chat
 from grpo_rag.multiturn import environment_factory, search_settings
 from grpo_rag.prepare import load_retriever, prepare_split, prompt_options
 from grpo_rag.reward_binding import build_reward_funcs
@@ -185,7 +185,8 @@ def _trainer_class() -> type:
     return SafeGRPOTrainer
 
 
-def _lora_config(cfg: RunConfig) -> Any:
+def lora_config(cfg: RunConfig) -> Any:
+    """peft `LoraConfig` from the `lora` section (what every LoRA arm trains)."""
     from peft import LoraConfig
 
     return LoraConfig(
@@ -237,7 +238,12 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         options,
         cfg.data.counterfactual_values,
     )
+    if cfg.lora.init_adapter:
+        check_adapter(cfg.lora.init_adapter, "lora.init_adapter")
     model, tok = load_model(cfg.model)
+    peft_config = lora_config(cfg)
+    if cfg.lora.init_adapter:  # continue an existing adapter (e.g. a supervised one) instead of a fresh one
+        model, peft_config = load_adapter(model, cfg.lora.init_adapter, trainable=True), None
     if multi_turn:
         install_tool_template(tok)
         extra["environment_factory"] = environment_factory(load_retriever(cfg), search_settings(cfg))
@@ -247,7 +253,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         args=args,
         train_dataset=train_ds,
         processing_class=tok,
-        peft_config=_lora_config(cfg),
+        peft_config=peft_config,
         **extra,
     )
     trainer.prepared_from_cache = from_cache
@@ -268,7 +274,10 @@ def save_adapter(trainer: Any, out: Path) -> Path:
     final = out / ADAPTER_DIR
     tmp = out / f".{ADAPTER_DIR}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    trainer.model.save_pretrained(str(tmp), safe_serialization=True)
+    # Only the trained adapter: TRL adds a frozen copy named "ref" when GRPO continues an existing adapter.
+    names = getattr(trainer.model, "peft_config", {})
+    only = {"selected_adapters": ["default"]} if "ref" in names and "default" in names else {}
+    trainer.model.save_pretrained(str(tmp), safe_serialization=True, **only)
     trainer.processing_class.save_pretrained(str(tmp))
     if final.exists():
         shutil.rmtree(final)

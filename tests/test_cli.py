@@ -87,3 +87,19 @@ def test_debug_flag_shows_the_traceback() -> None:
 
     with pytest.raises(ConfigError, match="config file not found"):
         main(["--debug", "train", "nope.yaml"])
+
+
+def test_compare_command(tiny_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = _write_config(tiny_run, tmp_path)
+    out = tmp_path / "cmp"
+    assert (
+        main(["compare", str(config), "compare.arms=[rag]", "compare.freshness=false", "--out", str(out)])
+        == 0
+    )
+    assert json.loads((out / "report.json").read_text())["arms"]["rag"]["heldout"]["n"] == 5
+    assert "highest held-out EM: RAG (untrained)" in capsys.readouterr().out
+    assert (
+        main(["compare", str(config), "compare.arms=[rag]", "--out", str(out)]) == 2
+    )  # refuses to overwrite
+    assert main(["compare", str(config), "compare.arms=[hybrid]"]) == 2
+    assert "add 'raft'" in capsys.readouterr().err

@@ -150,3 +150,25 @@ def test_counterfactual_fraction_swaps_training_answers(tiny_run: dict[str, Any]
     assert changed, "no answer was swapped"
     for r in changed:  # the swapped value is what the gold passage now says and what the prompt shows
         assert r["answers"][0] in r["prompt"]
+
+
+def test_init_adapter_continues_an_existing_adapter(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    train(_cfg(tiny_run, tmp_path / "first"))
+    first = load_file(str(tmp_path / "first" / "adapter" / "adapter_model.safetensors"))
+    raw = copy.deepcopy(tiny_run)
+    raw["lora"]["init_adapter"] = str(tmp_path / "first")
+    raw["training"].update(output_dir=str(tmp_path / "second"), learning_rate=0.0, beta=0.04)
+    summary = train(from_dict(raw))
+    assert 0 < summary["trainable_params"] < summary["total_params"]
+    second = tmp_path / "second" / "adapter"
+    # With a zero learning rate the saved adapter is exactly the one it started from (a fresh one would
+    # have lora_B = 0), and TRL's frozen "ref" copy used for the KL term is not saved with it.
+    assert load_file(str(second / "adapter_model.safetensors")).keys() == first.keys()
+    assert all(
+        torch.equal(first[k], v) for k, v in load_file(str(second / "adapter_model.safetensors")).items()
+    )
+    assert not (second / "ref").exists()
+    raw["lora"]["init_adapter"] = str(tmp_path / "nowhere")
+    raw["training"]["output_dir"] = str(tmp_path / "third")
+    with pytest.raises(ConfigError, match="lora.init_adapter"):
+        train(from_dict(raw))

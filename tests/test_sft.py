@@ -1,0 +1,70 @@
+"""Supervised LoRA fine-tuning: only the adapter trains, targets cite the gold passage wherever it lands."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from grpo_rag.config import from_dict
+from grpo_rag.data import load_corpus, load_qa
+from grpo_rag.errors import ConfigError
+from grpo_rag.prepare import PromptOptions, attach_context
+from grpo_rag.retrieval import BM25Retriever
+from grpo_rag.scoring import parse_completion
+from grpo_rag.sft import SFTSettings, sft_dataset, train_sft
+
+
+@pytest.mark.parametrize("context", ["closed_book", "retrieved"])
+def test_sft_trains_lora_only(tiny_run: dict[str, Any], tmp_path: Path, context: str) -> None:
+    cfg = from_dict(copy.deepcopy(tiny_run))
+    base_file = Path(cfg.model.name_or_path) / "model.safetensors"
+    base_before = load_file(str(base_file))
+    settings = SFTSettings(steps=3, learning_rate=0.05, batch_size=2, context=context)  # type: ignore[arg-type]
+    summary = train_sft(cfg, settings, tmp_path / "run")
+    assert summary["steps"] == 3 and summary["context"] == context
+    assert 0 < summary["trainable_params"] < summary["total_params"]
+    assert all(torch.equal(base_before[k], v) for k, v in load_file(str(base_file)).items())
+    lora = load_file(str(tmp_path / "run" / "adapter" / "adapter_model.safetensors"))
+    assert lora and all("lora_" in k for k in lora)
+    assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)  # peft starts lora_B at zero
+    assert json.loads((tmp_path / "run" / "train_summary.json").read_text())["steps"] == 3
+    assert [
+        json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    with pytest.raises(ConfigError, match="--overwrite"):
+        train_sft(cfg, settings, tmp_path / "run")
+
+
+def test_sft_targets_follow_the_shuffled_gold_passage(tiny_corpus_path: Path, tiny_qa_path: Path) -> None:
+    corpus = load_corpus(tiny_corpus_path)
+    qa = load_qa(tiny_qa_path, set(corpus["id"]))
+    prepared = attach_context(qa, BM25Retriever.build(corpus), PromptOptions(k=3))
+    data = sft_dataset(prepared, epochs=4, shuffle=True, options=PromptOptions(), seed=0)
+    assert len(data) == 4 * len(prepared)
+    orders = set()
+    for i, (prompt, completion) in enumerate(zip(data["prompt"], data["completion"], strict=True)):
+        row = prepared[i % len(prepared)]
+        parsed = parse_completion(completion)
+        if not row["answerable"]:
+            assert parsed.answer == "unanswerable"
+            continue
+        assert parsed.answer == row["answers"][0]
+        lines = [line for line in prompt.splitlines() if line.startswith("[")]
+        orders.add((row["id"], tuple(lines)))
+        gold_text = dict(zip(corpus["id"], corpus["text"], strict=True))[row["gold_ids"][0]]
+        if row["gold_ids"][0] in row["passage_ids"]:
+            assert parsed.citations and all(gold_text in lines[n - 1] for n in parsed.citations)
+        else:
+            assert not parsed.citations
+    assert len(orders) > len(prepared)  # the passage order changes between epochs
+
+    closed = attach_context(qa, None, PromptOptions(context="closed_book", chat=True))
+    data = sft_dataset(closed, epochs=1, shuffle=True, options=PromptOptions(chat=True), seed=0)
+    assert data["completion"][0][0]["role"] == "assistant" and "[" not in data["completion"][0][0]["content"]
+    assert "[1]" not in data["prompt"][0][1]["content"]
