@@ -35,8 +35,8 @@ from grpo_rag.prompts import (
     build_search_prompt,
     format_target,
 )
-from grpo_rag.synth import gold_queries
 from grpo_rag.tool_format import RESULTS_HEADER, SEARCH_CLOSE, SEARCH_OPEN, install_tool_template
+from grpo_rag.twohop import gold_queries
 
 if TYPE_CHECKING:
     from grpo_rag.config import RunConfig

@@ -175,7 +175,8 @@ def _cmd_rewards(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> None:
-    from grpo_rag.synth import SynthConfig, TwoHopConfig, write_demo_data, write_twohop_data
+    from grpo_rag.synth import SynthConfig, write_demo_data
+    from grpo_rag.twohop import TwoHopConfig, write_twohop_data
 
     counts = write_demo_data(args.out, SynthConfig(seed=args.seed))
     counts.update(write_twohop_data(args.out, TwoHopConfig(seed=args.seed)))  # multi-turn search questions

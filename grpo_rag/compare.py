@@ -81,7 +81,7 @@ def _trim(metrics: dict[str, Any]) -> dict[str, Any]:
 # --- freshness ----------------------------------------------------------------------------------------------
 def prepare_freshness(cfg: RunConfig, out: Path) -> dict[str, Any]:
     """Write the changed demo KB and its QA sets under `out`, re-index the changed corpus (timed)."""
-    from grpo_rag.synth import change_kb, write_changed_kb
+    from grpo_rag.freshness import change_kb, write_changed_kb
 
     cc = cfg.compare
     corpus = [dict(r) for r in load_corpus(cfg.data.corpus)]

@@ -21,7 +21,7 @@ from grpo_rag.config import load_config  # noqa: E402
 from grpo_rag.data import load_corpus, load_qa  # noqa: E402
 from grpo_rag.multiturn import SearchEnvironment, search_settings  # noqa: E402
 from grpo_rag.prepare import load_retriever  # noqa: E402
-from grpo_rag.synth import gold_queries  # noqa: E402
+from grpo_rag.twohop import gold_queries  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
