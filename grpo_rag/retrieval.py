@@ -6,12 +6,7 @@ length) come from the domain itself rather than from the whole pool.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +17,10 @@ import numpy as np
 import Stemmer
 from datasets import Dataset
 
+from grpo_rag import index_store
 from grpo_rag.data import load_corpus
-from grpo_rag.errors import GrpoRagError, IndexMismatchError
-
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-PASSAGES = "passages.jsonl"
-POOLED_DIR = "bm25-pooled"
-PASSAGE_COLUMNS = ("id", "title", "text", "domain")
-REBUILD_HINT = "rebuild it with `grpo-rag index --corpus FILE --out DIR`"
+from grpo_rag.errors import GrpoRagError
+from grpo_rag.index_store import MANIFEST, PASSAGE_COLUMNS  # noqa: F401  (part of this module's API)
 
 
 @dataclass(frozen=True)
@@ -54,17 +44,9 @@ def _corpus_columns(corpus: Dataset) -> dict[str, list[str]]:
     return corpus.select_columns(list(PASSAGE_COLUMNS)).to_dict()
 
 
-def _fingerprint(columns: dict[str, list[str]]) -> str:
-    digest = hashlib.sha256()
-    for row in zip(*(columns[c] for c in PASSAGE_COLUMNS), strict=True):
-        digest.update(json.dumps(row, ensure_ascii=False).encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
 def corpus_fingerprint(corpus: Dataset) -> str:
     """sha256 over the rows' (id, title, text, domain) in order: ties a saved index to its corpus."""
-    return _fingerprint(_corpus_columns(corpus))
+    return index_store.fingerprint(_corpus_columns(corpus))
 
 
 class _Tokenizer:
@@ -148,7 +130,7 @@ class BM25Retriever:
             sub = [tok for tok, d in zip(tokens, passages["domain"], strict=True) if d == domain]
             by_domain[domain] = _new_bm25(sub, k1, b, show_progress=False)
         settings = {"stemmer": stemmer, "stopwords": stopwords, "k1": k1, "b": b}
-        return cls(passages, pooled, by_domain, settings, _fingerprint(passages))
+        return cls(passages, pooled, by_domain, settings, index_store.fingerprint(passages))
 
     # --- querying -----------------------------------------------------------------------------------
     @property
@@ -274,59 +256,15 @@ class BM25Retriever:
             out.append(tuple(dict.fromkeys(names)))
         return out
 
-    # --- saving and loading -------------------------------------------------------------------------
+    # --- saving and loading (the on-disk format is `index_store.py`) ---------------------------------
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write the index into a temp folder beside `directory`, then swap it in; returns the path.
 
         An existing index there is replaced; any other non-empty folder is refused, never deleted.
         """
-        target = Path(directory)
-        is_index = (target / MANIFEST).is_file()
-        if target.exists() and not is_index and (not target.is_dir() or any(target.iterdir())):
-            raise GrpoRagError(f"refusing to replace {target}: it exists and is not a grpo-rag index")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
-        try:
-            self._write(tmp)
-            tmp.chmod(0o755)  # mkdtemp makes it owner-only; an index is meant to be shared like any output
-            if target.exists():
-                old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-                os.replace(target, old)
-                os.replace(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
-
-    def _write(self, out: Path) -> None:
-        with (out / PASSAGES).open("w", encoding="utf-8", newline="\n") as handle:
-            for row in zip(*(self._passages[c] for c in PASSAGE_COLUMNS), strict=True):
-                handle.write(
-                    json.dumps(dict(zip(PASSAGE_COLUMNS, row, strict=True)), ensure_ascii=False) + "\n"
-                )
-        self._pooled.save(out / POOLED_DIR, show_progress=False)
-        domain_dirs = {}
-        for i, name in enumerate(self.domains):
-            domain_dirs[name] = f"bm25-domain-{i:03d}"
-            self._by_domain[name].save(out / domain_dirs[name], show_progress=False)
-        files = {
-            p.relative_to(out).as_posix(): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()
-        }
-        manifest = {
-            "format": "grpo-rag-bm25",
-            "format_version": FORMAT_VERSION,
-            "corpus_fingerprint": self._fingerprint,
-            "n_passages": len(self),
-            **self._settings,
-            "domains": self.domains,
-            "domain_dirs": domain_dirs,
-            "bm25s_version": bm25s.__version__,
-            "files": files,
-        }
-        (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        return index_store.save(
+            directory, self._passages, self._pooled, self._by_domain, self._settings, self._fingerprint
+        )
 
     @classmethod
     def load(
@@ -336,103 +274,8 @@ class BM25Retriever:
 
         With `corpus`, raises IndexMismatchError unless the index was built from exactly that corpus.
         """
-        root = Path(directory)
-        if not root.is_dir():
-            raise GrpoRagError(
-                f"no index at {root}; build one with `grpo-rag index --corpus FILE --out {root}`"
-            )
-        manifest = _read_manifest(root)
-        for rel, size in manifest["files"].items():
-            path = root / rel
-            if not path.is_file():
-                raise GrpoRagError(f"index file {path} is missing; {REBUILD_HINT}")
-            if path.stat().st_size != size:
-                raise GrpoRagError(f"index file {path} is truncated or was modified; {REBUILD_HINT}")
-        if corpus is not None and corpus_fingerprint(corpus) != manifest["corpus_fingerprint"]:
-            raise IndexMismatchError(
-                f"the index at {root} was built for another corpus (or an older version of it); {REBUILD_HINT}"
-            )
-        passages = _read_passages(root / PASSAGES)
-        if (
-            len(passages["id"]) != manifest["n_passages"]
-            or _fingerprint(passages) != manifest["corpus_fingerprint"]
-        ):
-            raise GrpoRagError(
-                f"index file {root / PASSAGES} does not match {root / MANIFEST}; {REBUILD_HINT}"
-            )
-        pooled = _load_bm25(root / POOLED_DIR, mmap, len(passages["id"]))
-        counts = {d: passages["domain"].count(d) for d in manifest["domains"]}
-        if sum(counts.values()) != len(passages["id"]):
-            raise GrpoRagError(f"index file {root / MANIFEST} lists the wrong domains; {REBUILD_HINT}")
-        by_domain = {
-            d: _load_bm25(root / manifest["domain_dirs"][d], mmap, counts[d]) for d in manifest["domains"]
-        }
-        settings = {key: manifest[key] for key in ("stemmer", "stopwords", "k1", "b")}
-        return cls(passages, pooled, by_domain, settings, manifest["corpus_fingerprint"])
-
-
-_MANIFEST_KEYS = {
-    "format_version": int,
-    "corpus_fingerprint": str,
-    "n_passages": int,
-    "k1": (int, float),
-    "b": (int, float),
-    "domains": list,
-    "domain_dirs": dict,
-    "files": dict,
-}
-
-
-def _read_manifest(root: Path) -> dict[str, Any]:
-    path = root / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GrpoRagError(f"index file {path} is missing; {REBUILD_HINT}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GrpoRagError(f"index file {path} is unreadable or truncated ({exc}); {REBUILD_HINT}") from None
-    if not isinstance(manifest, dict) or any(
-        not isinstance(manifest.get(k), t) for k, t in _MANIFEST_KEYS.items()
-    ):
-        raise GrpoRagError(f"index file {path} is incomplete; {REBUILD_HINT}")
-    if manifest["format_version"] != FORMAT_VERSION:
-        raise GrpoRagError(
-            f"index at {root} has format version {manifest['format_version']}, this grpo-rag reads "
-            f"{FORMAT_VERSION}; {REBUILD_HINT}"
-        )
-    return manifest
-
-
-def _read_passages(path: Path) -> dict[str, list[str]]:
-    cols: dict[str, list[str]] = {c: [] for c in PASSAGE_COLUMNS}
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                row = json.loads(line)
-                for c in PASSAGE_COLUMNS:
-                    cols[c].append(row[c])
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise GrpoRagError(f"index file {path} is unreadable ({exc}); {REBUILD_HINT}") from None
-    return cols
-
-
-def _load_bm25(path: Path, mmap: bool, n_docs: int) -> bm25s.BM25:
-    """Load one bm25s index and check its arrays are consistent, naming the folder on failure."""
-    try:
-        index = bm25s.BM25.load(path, mmap=mmap, load_corpus=False, show_progress=False)
-        scores = index.scores
-        # bm25s appends an empty-string token to the vocabulary that has no score column.
-        n_terms = len(scores["indptr"]) - 1 + ("" in index.vocab_dict)
-        ok = (
-            scores["num_docs"] == n_docs
-            and len(scores["data"]) == len(scores["indices"]) == int(scores["indptr"][-1])
-            and n_terms == len(index.vocab_dict)
-        )
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise GrpoRagError(f"index files in {path} are unreadable ({exc}); {REBUILD_HINT}") from None
-    if not ok:
-        raise GrpoRagError(f"index files in {path} are inconsistent; {REBUILD_HINT}")
-    return index
+        expected = corpus_fingerprint(corpus) if corpus is not None else None
+        return cls(*index_store.load(directory, expected))
 
 
 def build_index(
