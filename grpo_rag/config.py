@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import types
-import typing
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,8 @@ import yaml
 
 from grpo_rag.bootstrap import BootstrapConfig
 from grpo_rag.errors import ConfigError
+from grpo_rag.grpo_args import check_training
+from grpo_rag.typed_yaml import build
 
 
 @dataclass
@@ -159,23 +158,6 @@ class RolloutConfig:
             raise ConfigError(f"rollout.k: expected a positive integer or null, got {self.k}")
 
 
-#: Defaults for the `training` section, applied under the user's keys (any GRPOConfig field may be set).
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "output_dir": "runs/default",
-    "learning_rate": 5e-5,
-    "per_device_train_batch_size": 8,
-    "num_generations": 4,
-    "max_completion_length": 32,
-    "max_steps": 100,
-    "logging_steps": 5,
-    "save_steps": 50,
-    "save_total_limit": 2,
-    "report_to": "none",
-    "seed": 0,
-    "beta": 0.0,
-}
-
-
 @dataclass
 class RunConfig:
     """The whole run, one section per concern. `source` is the YAML file it came from."""
@@ -231,124 +213,6 @@ def _one_of(where: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{where}: expected one of {', '.join(allowed)}, got {value!r}")
 
 
-def _unknown(where: str, key: str, known: list[str]) -> ConfigError:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return ConfigError(f"{where}: unknown key '{key}'{hint}; known keys: {', '.join(sorted(known))}")
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _coerce(where: str, value: Any, tp: Any) -> Any:
-    """Check `value` against the annotation `tp` (ints pass as floats); returns the (converted) value."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        for arg in args:
-            try:
-                return _coerce(where, value, arg)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{where}: expected {' or '.join(_type_name(a) for a in args)}, got {value!r}")
-    if tp is type(None):
-        if value is None:
-            return None
-    elif tp is Any:
-        return value
-    elif dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    elif origin is list:
-        if isinstance(value, list):
-            return [_coerce(f"{where}[{i}]", v, args[0]) for i, v in enumerate(value)]
-    elif origin is dict:
-        if isinstance(value, dict):
-            return {_coerce(where, k, args[0]): _coerce(f"{where}.{k}", v, args[1]) for k, v in value.items()}
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(tp, type) and isinstance(value, tp):
-        return value
-    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-
-
-def _build(cls: Any, raw: Any, where: str) -> Any:
-    """Instantiate dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source"}
-    kwargs = {}
-    for key, value in raw.items():
-        if key not in fields:
-            raise _unknown(where, str(key), list(fields))
-        kwargs[key] = _coerce(f"{where}.{key}" if where else key, value, hints[key])
-    missing = [
-        n
-        for n, f in fields.items()
-        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    if missing:
-        raise ConfigError(f"{where}: missing required key '{missing[0]}'")
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _check_training(training: dict[str, Any]) -> dict[str, Any]:
-    """Merge defaults and check every key against TRL's GRPOConfig, then let GRPOConfig validate values."""
-    from trl import GRPOConfig
-
-    known = [f.name for f in dataclasses.fields(GRPOConfig) if f.init]
-    merged = {**TRAINING_DEFAULTS, **(training or {})}
-    hints = typing.get_type_hints(GRPOConfig)
-    for key, value in merged.items():
-        if key not in known:
-            raise _unknown("training", key, known)
-        merged[key] = _numeric(f"training.{key}", value, hints.get(key))
-    try:
-        make_grpo_config(merged)
-    except (ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"training: {first}") from None
-    return merged
-
-
-def _numeric(where: str, value: Any, tp: Any) -> Any:
-    """Read numbers YAML leaves as strings (YAML 1.1 parses `2e-3` as text) for numeric GRPOConfig fields."""
-    allowed = set(typing.get_args(tp)) | {tp}
-    if isinstance(value, str) and allowed & {float, int}:
-        try:
-            number = float(value)
-        except ValueError:
-            if str in allowed:
-                return value
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-        return int(number) if int in allowed and float not in allowed and number.is_integer() else number
-    return value
-
-
-def make_grpo_config(training: dict[str, Any], **overrides: Any) -> Any:
-    """TRL `GRPOConfig` from the validated `training` section (CPU forced when no GPU is visible)."""
-    import torch
-    from trl import GRPOConfig
-
-    args = {**training, **overrides}
-    if not torch.cuda.is_available():
-        args.setdefault("use_cpu", True)
-        args.setdefault("bf16", False)
-    with warnings.catch_warnings():  # transformers' notice about its own renamed field, not the user's
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        return GRPOConfig(**args)
-
-
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `section.key=value` overrides (values parsed as YAML) to the raw mapping."""
     for item in overrides:
@@ -383,10 +247,10 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>") -> RunConfig:
         if not isinstance(training, dict):
             raise ConfigError("training: expected a mapping of GRPOConfig fields")
         rest = {k: v for k, v in raw.items() if k != "training"}
-        cfg = _build(RunConfig, rest, "")
+        cfg = build(RunConfig, rest, "")
         if not cfg.rewards:
             raise ConfigError("rewards: expected at least one reward")
-        cfg.training = _check_training(training)
+        cfg.training = check_training(training)
         cfg.source = source
         _check_cross_fields(cfg)
         return cfg

@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 import torch
 
-from grpo_rag.config import RunConfig, make_grpo_config
+from grpo_rag.config import RunConfig
+from grpo_rag.grpo_args import make_grpo_config
 from grpo_rag.modeling import check_source, load_model, uses_chat
 from grpo_rag.prepare import prepare_split, prompt_options
 from grpo_rag.reward_binding import build_reward_funcs

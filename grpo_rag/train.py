@@ -21,9 +21,10 @@ from transformers import TrainerCallback, set_seed
 from transformers.trainer_callback import ProgressCallback
 
 from grpo_rag.augment import augment_dataset
-from grpo_rag.config import RunConfig, dump_config, make_grpo_config
+from grpo_rag.config import RunConfig, dump_config
 from grpo_rag.data import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
+from grpo_rag.grpo_args import make_grpo_config
 from grpo_rag.modeling import check_adapter, check_source, load_adapter, load_model, load_tokenizer, uses_chat
 from grpo_rag.multiturn import environment_factory, search_settings
 from grpo_rag.prepare import load_retriever, prepare_split, prompt_options
