@@ -1,0 +1,207 @@
+"""The decision report of `grpo-rag compare`: verdict rows as measured differences, and the markdown.
+
+Only reads the report dict `compare.run_compare` builds; nothing here trains or evaluates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+#: Human-readable arm names, in report order.
+LABELS = {
+    "closed_book_ft": "closed-book FT",
+    "rag": "RAG (untrained)",
+    "raft": "RAFT FT",
+    "rag_grpo": "RAG + GRPO",
+    "hybrid": "hybrid (RAFT then GRPO)",
+}
+
+#: Pairs (a, b) reported as "a - b" verdict rows when both arms ran.
+VERDICT_PAIRS = (
+    ("rag", "closed_book_ft"),
+    ("raft", "closed_book_ft"),
+    ("rag_grpo", "closed_book_ft"),
+    ("hybrid", "closed_book_ft"),
+    ("raft", "rag"),
+    ("rag_grpo", "rag"),
+    ("hybrid", "rag"),
+    ("rag_grpo", "raft"),
+    ("hybrid", "raft"),
+    ("hybrid", "rag_grpo"),
+)
+
+#: Evaluation sets of the freshness check: (name, which corpus it is scored against).
+FRESHNESS_SETS = (("updated_before", "original"), ("updated_after", "changed"), ("new_entities", "changed"))
+
+
+def _em(arm: dict[str, Any], where: str) -> float | None:
+    if where == "heldout":
+        return arm["heldout"]["exact_match"]
+    fresh = arm.get("freshness")
+    return fresh[where]["exact_match"] if fresh else None
+
+
+def _diff(a: float | None, b: float | None) -> str:
+    return "n/a" if a is None or b is None else f"{a - b:+.3f}"
+
+
+def verdict_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Measured differences between arms (a - b), then each arm's change on the updated facts and the
+    cost of taking in new data. Statements of what was measured, not advice."""
+    arms = report["arms"]
+    rows: list[dict[str, Any]] = []
+    for a, b in VERDICT_PAIRS:
+        if a not in arms or b not in arms:
+            continue
+        A, B = arms[a], arms[b]
+        parts = [
+            f"{_diff(_em(A, 'heldout'), _em(B, 'heldout'))} EM on held-out "
+            f"(F1 {_diff(A['heldout']['f1'], B['heldout']['f1'])})"
+        ]
+        if report["freshness"]:
+            parts.append(f"{_diff(_em(A, 'updated_after'), _em(B, 'updated_after'))} on updated facts")
+            parts.append(f"{_diff(_em(A, 'new_entities'), _em(B, 'new_entities'))} on new entities")
+        minutes = (A["cost"]["cumulative_train_seconds"] - B["cost"]["cumulative_train_seconds"]) / 60
+        parts.append(f"{minutes:+.1f} min training")
+        domains = {
+            d: _diff(
+                A["heldout"]["per_domain"][d]["exact_match"], B["heldout"]["per_domain"][d]["exact_match"]
+            )
+            for d in A["heldout"]["per_domain"]
+            if d in B["heldout"]["per_domain"]
+        }
+        rows.append(
+            {
+                "kind": "difference",
+                "a": a,
+                "b": b,
+                "text": f"{LABELS[a]} - {LABELS[b]}: " + "; ".join(parts),
+                "per_domain_em": domains,
+            }
+        )
+    if report["freshness"]:
+        for name, arm in arms.items():
+            before, after = _em(arm, "updated_before"), _em(arm, "updated_after")
+            rows.append(
+                {
+                    "kind": "freshness",
+                    "a": name,
+                    "text": f"{LABELS[name]}: {before:.3f} EM on the updated facts before the change, "
+                    f"{after:.3f} after ({_diff(after, before)})",
+                }
+            )
+        trained = {n: a["cost"]["cumulative_train_seconds"] for n, a in arms.items() if a["cost"]["steps"]}
+        if trained:
+            times = ", ".join(f"{LABELS[n]} {s / 60:.1f} min" for n, s in trained.items())
+            rows.append(
+                {
+                    "kind": "intake",
+                    "text": f"taking in the changed corpus: re-index "
+                    f"{report['freshness']['reindex_seconds']:.2f} s; a retrain costs the measured training "
+                    f"time of each trained arm: {times}",
+                }
+            )
+    top = max(arms[n]["heldout"]["exact_match"] or 0.0 for n in arms)
+    best = [n for n in arms if (arms[n]["heldout"]["exact_match"] or 0.0) == top]  # all of them on a tie
+    rows.append(
+        {
+            "kind": "best",
+            "a": best[0],
+            "arms": best,
+            "text": f"highest held-out EM: {', '.join(LABELS[n] for n in best)} ({top:.3f})",
+        }
+    )
+    return rows
+
+
+def _cell(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The decision report as markdown: accuracy, per domain, freshness, cost, then the verdict rows."""
+    arms = report["arms"]
+    s = report["settings"]
+    lines = [
+        "# Fine-tuning vs RAG vs hybrid",
+        "",
+        f"Config `{report['config']}`, model `{report['model']}`, held-out `{report['data']['eval']}`; "
+        f"BM25 k={s['retrieval_k']}; supervised arms {s['sft_steps']} steps (lr {s['sft_learning_rate']}, "
+        f"batch {s['sft_batch_size']}), GRPO arms {s['grpo_steps']} steps (lr {s['grpo_learning_rate']}); "
+        f"LoRA r={s['lora_r']}. Wall time {report['wall_seconds'] / 60:.1f} min.",
+        "",
+        "## Held-out accuracy",
+        "",
+        "| arm | context | n | EM | F1 | grounded | EM other context |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for a in arms.values():
+        h, o = a["heldout"], a["heldout_other_context"]
+        lines.append(
+            f"| {a['label']} | {a['context']} | {h['n']} | {_cell(h['exact_match'])} | {_cell(h['f1'])} | "
+            f"{_cell(h['grounded'])} | {_cell(o['exact_match'])} ({o['context']}) |"
+        )
+    domains = sorted({d for a in arms.values() for d in a["heldout"]["per_domain"]})
+    lines += [
+        "",
+        "## Held-out exact match per domain",
+        "",
+        "| arm | " + " | ".join(domains) + " |",
+        "|---" * (len(domains) + 1) + "|",
+    ]
+    for a in arms.values():
+        pd = a["heldout"]["per_domain"]
+        lines.append(
+            f"| {a['label']} | " + " | ".join(_cell(pd.get(d, {}).get("exact_match")) for d in domains) + " |"
+        )
+    fresh = report["freshness"]
+    if fresh:
+        lines += [
+            "",
+            "## Freshness: corpus changed, re-indexed, nothing retrained",
+            "",
+            f"{fresh['updated_passages']} training facts got new values and {fresh['added_passages']} passages "
+            f"about new entities were added; re-indexing took {fresh['reindex_seconds']:.2f} s. "
+            f"Updated facts: {fresh['updated_questions']} questions; new entities: "
+            f"{fresh['new_entity_questions']} questions.",
+            "",
+            "| arm | updated facts, before (old corpus) | updated facts, after | new entities |",
+            "|---|---|---|---|",
+        ]
+        for a in arms.values():
+            f = a["freshness"]
+            lines.append(
+                f"| {a['label']} | "
+                + " | ".join(_cell(f[n]["exact_match"]) for n, _ in FRESHNESS_SETS)
+                + " |"
+            )
+    r = report["retrieval"]
+    lines += [
+        "",
+        "## Cost",
+        "",
+        f"BM25: index built in {r['index_seconds']:.2f} s, loaded in {r['index_load_seconds']:.2f} s, "
+        f"{r['seconds_per_question'] * 1000:.2f} ms per question. Latency is generation time per question "
+        "(batched as in `eval.batch_size`), plus the BM25 time with retrieval. Peak RSS is the whole process "
+        "while the arm trained / evaluated.",
+        "",
+        "| arm | training (min) | incl. earlier stages (min) | steps | trainable params | share | adapter folder (KiB) "
+        "| peak RSS train (MiB) | peak RSS eval (MiB) | s/question with retrieval | without |",
+        "|---" * 11 + "|",
+    ]
+    for a in arms.values():
+        c, lat = a["cost"], a["latency"]
+        lines.append(
+            f"| {a['label']} | {c['train_seconds'] / 60:.2f} | {c['cumulative_train_seconds'] / 60:.2f} | {c['steps']} | "
+            f"{c['trainable_params']:,} | {c['trainable_share'] * 100:.2f}% | {c['adapter_bytes'] / 1024:.0f} | "
+            f"{_cell(c['train_peak_rss_mb'], 0)} | {_cell(a['inference_peak_rss_mb'], 0)} | "
+            f"{lat['with_retrieval_s']:.4f} | {lat['without_retrieval_s']:.4f} |"
+        )
+    lines += ["", "## Measured differences", ""]
+    lines += [f"- {row['text']}" for row in report["verdict"]]
+    if report.get("plots"):
+        lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in report["plots"]]
+    return "\n".join(lines) + "\n"
