@@ -8,6 +8,7 @@ are held once in memory whatever the number of experts.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Sequence
@@ -156,19 +157,13 @@ def evaluate_with_adapters(
     for name in sorted(set(adapters)):
         rows = [i for i, a in enumerate(adapters) if a == name]
         prompts = [prepared[i]["prompt"] for i in rows]
+        # The base model is the shared peft model with its adapters switched off.
         if name == BASE:
-            with model.disable_adapter():
-                texts = generate(
-                    model,
-                    tok,
-                    prompts,
-                    cfg.eval.max_new_tokens,
-                    cfg.eval.batch_size,
-                    chat=chat,
-                    desc="eval (base)",
-                )
+            switch = model.disable_adapter()
         else:
             model.set_adapter(name)
+            switch = contextlib.nullcontext()
+        with switch:
             texts = generate(
                 model,
                 tok,
@@ -176,7 +171,7 @@ def evaluate_with_adapters(
                 cfg.eval.max_new_tokens,
                 cfg.eval.batch_size,
                 chat=chat,
-                desc=f"eval ({name})",
+                desc=f"eval ({'base' if name == BASE else name})",
             )
         for i, text in zip(rows, texts, strict=True):
             completions[i] = text
