@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,25 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
     bootstrap(from_dict(raw))
     return raw
+
+
+@pytest.fixture
+def prepared_row() -> Callable[..., dict[str, Any]]:
+    """Factory of one prepared row (prompt, passages, ids) whose gold passage states `answer`."""
+    from grpo_rag.prepare import PromptOptions
+
+    def make(answer: str = "57 degrees") -> dict[str, Any]:
+        passages = [f"The tilt of Ab-Cd is {answer}.", "The tilt of Ab-Ef is 12 degrees."]
+        options = PromptOptions(instructions="Short.")
+        return {
+            "question": "What is the tilt of Ab-Cd?",
+            "answers": [answer],
+            "gold_ids": ["g"],
+            "passage_ids": ["g", "x"],
+            "passages": passages,
+            "passage_titles": ["", ""],
+            "answerable": True,
+            "prompt": options.render("What is the tilt of Ab-Cd?", passages, ["", ""]),
+        }
+
+    return make

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,21 +14,6 @@ from hypothesis import strategies as st
 
 from grpo_rag.augment import ValueSource, augment_dataset, counterfactual, novel_value, shape
 from grpo_rag.prepare import PromptOptions
-
-
-def _row(answer: str = "57 degrees") -> dict[str, Any]:
-    passages = [f"The tilt of Ab-Cd is {answer}.", "The tilt of Ab-Ef is 12 degrees."]
-    options = PromptOptions(instructions="Short.")
-    return {
-        "question": "What is the tilt of Ab-Cd?",
-        "answers": [answer],
-        "gold_ids": ["g"],
-        "passage_ids": ["g", "x"],
-        "passages": passages,
-        "passage_titles": ["", ""],
-        "answerable": True,
-        "prompt": options.render("What is the tilt of Ab-Cd?", passages, ["", ""]),
-    }
 
 
 @pytest.mark.parametrize(
@@ -56,26 +42,30 @@ def test_novel_value_is_total(value: str) -> None:
     assert len(out) == len(value)
 
 
-def test_counterfactual_swaps_the_gold_passage_and_keeps_the_instructions() -> None:
+def test_counterfactual_swaps_the_gold_passage_and_keeps_the_instructions(
+    prepared_row: Callable[..., dict[str, Any]],
+) -> None:
     options = PromptOptions(instructions="Short.")
-    out = counterfactual(_row(), "83 degrees", options)
+    out = counterfactual(prepared_row(), "83 degrees", options)
     assert out["answers"] == ["83 degrees"]
     assert (
         out["passages"][0] == "The tilt of Ab-Cd is 83 degrees."
-        and out["passages"][1] == _row()["passages"][1]
+        and out["passages"][1] == prepared_row()["passages"][1]
     )
     assert out["prompt"].startswith("Short.\n\n") and "83 degrees" in out["prompt"]
     assert "57 degrees" not in out["prompt"]
 
 
-def test_counterfactual_leaves_rows_it_cannot_edit() -> None:
-    row = _row()
+def test_counterfactual_leaves_rows_it_cannot_edit(prepared_row: Callable[..., dict[str, Any]]) -> None:
+    row = prepared_row()
     row["passages"] = ["no answer here", "nor here"]
     assert counterfactual(row, "1 degrees") is row
 
 
-def test_augment_dataset_is_seeded_and_swaps_the_requested_share() -> None:
-    prepared = Dataset.from_list([_row() for _ in range(200)])
+def test_augment_dataset_is_seeded_and_swaps_the_requested_share(
+    prepared_row: Callable[..., dict[str, Any]],
+) -> None:
+    prepared = Dataset.from_list([prepared_row() for _ in range(200)])
     options = PromptOptions(instructions="Short.")
     a = augment_dataset(prepared, 0.5, seed=3, options=options)
     b = augment_dataset(prepared, 0.5, seed=3, options=options)
@@ -87,8 +77,8 @@ def test_augment_dataset_is_seeded_and_swaps_the_requested_share() -> None:
     assert augment_dataset(prepared, 0.0, seed=3, options=options) is prepared
 
 
-def test_unanswerable_rows_are_left_alone() -> None:
-    row = _row()
+def test_unanswerable_rows_are_left_alone(prepared_row: Callable[..., dict[str, Any]]) -> None:
+    row = prepared_row()
     row["answerable"] = False
     prepared = Dataset.from_list([row] * 10)
     assert augment_dataset(prepared, 1.0, seed=0, options=PromptOptions())["answers"] == [["57 degrees"]] * 10
@@ -106,8 +96,8 @@ def test_shape(value: str, expected: tuple[str, ...]) -> None:
     assert shape(value, "d") == expected
 
 
-def test_pool_values_are_other_answers_of_the_same_shape() -> None:
-    rows = [_row(v) for v in ("57 degrees", "12 degrees", "33 degrees", "450 kW", "Drygrur")]
+def test_pool_values_are_other_answers_of_the_same_shape(prepared_row: Callable[..., dict[str, Any]]) -> None:
+    rows = [prepared_row(v) for v in ("57 degrees", "12 degrees", "33 degrees", "450 kW", "Drygrur")]
     for row, dom in zip(rows, ("a", "a", "a", "a", "a"), strict=True):
         row["domain"] = dom
     source = ValueSource(Dataset.from_list(rows), "pool", random.Random(0))

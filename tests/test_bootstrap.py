@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +16,10 @@ from grpo_rag.errors import ConfigError
 from grpo_rag.prepare import PromptOptions
 
 
-def _row(answer: str = "57 degrees") -> dict[str, Any]:
-    passages = [f"The tilt of Ab-Cd is {answer}.", "The tilt of Ab-Ef is 12 degrees."]
-    options = PromptOptions(instructions="Short.")
-    return {
-        "question": "What is the tilt of Ab-Cd?",
-        "answers": [answer],
-        "gold_ids": ["g"],
-        "passage_ids": ["g", "x"],
-        "passages": passages,
-        "passage_titles": ["", ""],
-        "answerable": True,
-        "prompt": options.render("What is the tilt of Ab-Cd?", passages, ["", ""]),
-    }
-
-
-def test_sft_examples_use_novel_values_and_the_configured_prompt() -> None:
-    prepared = Dataset.from_list([_row() for _ in range(20)])
+def test_sft_examples_use_novel_values_and_the_configured_prompt(
+    prepared_row: Callable[..., dict[str, Any]],
+) -> None:
+    prepared = Dataset.from_list([prepared_row() for _ in range(20)])
     cfg = BootstrapConfig(counterfactual_fraction=1.0, copy_fraction=0.0)
     ds = sft_examples(prepared, cfg, epochs=1, options=PromptOptions(instructions="Short."))
     assert len(ds) == 20
