@@ -49,9 +49,7 @@ def accuracy_by_domain(report: dict[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * (len(domains) + 1)), 4))
     _grouped_bars(ax, ["all", *domains], series)
     ax.set_title("Held-out exact match by arm and domain")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return path
 
 
@@ -71,9 +69,7 @@ def freshness(report: dict[str, Any], path: Path) -> Path:
     _grouped_bars(ax, labels, series)
     ax.tick_params(axis="x", labelsize=7)
     ax.set_title("Before / after the corpus change (re-indexed, nothing retrained)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return path
 
 
@@ -90,9 +86,7 @@ def accuracy_vs_cost(report: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("held-out exact match")
     ax.set_ylim(0, 1)
     ax.set_title("Accuracy vs training cost")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return path
 
 
@@ -103,3 +97,10 @@ def write_plots(report: dict[str, Any], out_dir: Path) -> list[str]:
         paths.append(freshness(report, out_dir / "freshness.png"))
     paths.append(accuracy_vs_cost(report, out_dir / "accuracy_vs_cost.png"))
     return [str(p) for p in paths]
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Lay out, write as PNG and free the figure (pyplot keeps every open figure alive)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)

@@ -284,12 +284,18 @@ def generate(cfg: SynthConfig) -> tuple[list[dict], list[dict], list[dict]]:
     return corpus, train, heldout
 
 
-def write_demo_data(out_dir: str | Path, cfg: SynthConfig | None = None) -> dict[str, int]:
-    """Generate the demo knowledge base into `out_dir` (corpus.jsonl, train.jsonl, heldout.jsonl)."""
-    corpus, train, heldout = generate(cfg or SynthConfig())
+def write_kb(
+    out_dir: str | Path, corpus: list[dict], train: list[dict], heldout: list[dict], prefix: str = ""
+) -> dict[str, int]:
+    """Write `{prefix}corpus.jsonl`, `{prefix}train.jsonl`, `{prefix}heldout.jsonl`; returns the counts."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "corpus.jsonl", corpus)
-    write_jsonl(out / "train.jsonl", train)
-    write_jsonl(out / "heldout.jsonl", heldout)
-    return {"passages": len(corpus), "train": len(train), "heldout": len(heldout)}
+    write_jsonl(out / f"{prefix}corpus.jsonl", corpus)
+    write_jsonl(out / f"{prefix}train.jsonl", train)
+    write_jsonl(out / f"{prefix}heldout.jsonl", heldout)
+    return {f"{prefix}passages": len(corpus), f"{prefix}train": len(train), f"{prefix}heldout": len(heldout)}
+
+
+def write_demo_data(out_dir: str | Path, cfg: SynthConfig | None = None) -> dict[str, int]:
+    """Generate the demo knowledge base into `out_dir` (corpus.jsonl, train.jsonl, heldout.jsonl)."""
+    return write_kb(out_dir, *generate(cfg or SynthConfig()))

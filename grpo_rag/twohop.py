@@ -10,8 +10,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from grpo_rag.data import write_jsonl
-from grpo_rag.synth import TAGS, entity_name, pseudo_names, pseudo_word
+from grpo_rag.synth import TAGS, entity_name, pseudo_names, pseudo_word, write_kb
 
 
 @dataclass
@@ -108,10 +107,4 @@ def gold_queries(question_row: dict, corpus_by_id: dict[str, str]) -> list[str]:
 
 def write_twohop_data(out_dir: str | Path, cfg: TwoHopConfig | None = None) -> dict[str, int]:
     """Write twohop_corpus.jsonl, twohop_train.jsonl, twohop_heldout.jsonl into `out_dir`."""
-    corpus, train, heldout = generate_twohop(cfg or TwoHopConfig())
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "twohop_corpus.jsonl", corpus)
-    write_jsonl(out / "twohop_train.jsonl", train)
-    write_jsonl(out / "twohop_heldout.jsonl", heldout)
-    return {"twohop_passages": len(corpus), "twohop_train": len(train), "twohop_heldout": len(heldout)}
+    return write_kb(out_dir, *generate_twohop(cfg or TwoHopConfig()), prefix="twohop_")
