@@ -93,8 +93,11 @@ class RetrievalConfig:
     index_dir: str | None = None  # a saved index (`grpo-rag index`); null = build in memory
     stemmer: str | None = "english"  # PyStemmer language, or null for none
     stopwords: str | None = "en"  # bm25s stopword list, or null for none
+    backend: str = "auto"  # numpy | numba (pip install grpo-rag[fast]) | auto: numba for >= 100k passages
 
     def __post_init__(self) -> None:
+        if self.backend not in ("auto", "numpy", "numba"):
+            raise ConfigError(f"retrieval.backend: expected auto, numpy or numba, got {self.backend!r}")
         if self.k <= 0:
             raise ConfigError(f"retrieval.k: expected a positive integer, got {self.k}")
         for dom, k in self.per_domain_k.items():

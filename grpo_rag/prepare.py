@@ -167,8 +167,13 @@ def load_retriever(cfg: RunConfig, corpus: Dataset | None = None) -> BM25Retriev
     """The saved index named by the config (checked against the corpus), or one built in memory."""
     corpus = corpus if corpus is not None else load_corpus(cfg.data.corpus)
     if cfg.retrieval.index_dir and Path(cfg.retrieval.index_dir).exists():
-        return BM25Retriever.load(cfg.retrieval.index_dir, corpus=corpus)
-    return BM25Retriever.build(corpus, stemmer=cfg.retrieval.stemmer, stopwords=cfg.retrieval.stopwords)
+        return BM25Retriever.load(cfg.retrieval.index_dir, corpus=corpus, backend=cfg.retrieval.backend)
+    return BM25Retriever.build(
+        corpus,
+        stemmer=cfg.retrieval.stemmer,
+        stopwords=cfg.retrieval.stopwords,
+        backend=cfg.retrieval.backend,
+    )
 
 
 def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> PromptOptions:

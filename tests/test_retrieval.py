@@ -12,7 +12,15 @@ from datasets import Dataset
 
 from grpo_rag.data import load_corpus
 from grpo_rag.errors import GrpoRagError, IndexMismatchError
-from grpo_rag.retrieval import MANIFEST, BM25Retriever, Hit, build_index, corpus_fingerprint
+from grpo_rag.retrieval import (
+    MANIFEST,
+    BM25Retriever,
+    Hit,
+    _top_k_sparse,
+    build_index,
+    corpus_fingerprint,
+    numba_available,
+)
 
 QUERIES = ["diesel generators grid", "night trams weekend", "power for the racks and the cars", "cooling"]
 
@@ -169,3 +177,47 @@ def test_build_index_from_file(tiny_corpus_path: Path, tmp_path: Path) -> None:
     built = build_index(tiny_corpus_path, tmp_path / "idx", show_progress=False)
     loaded = BM25Retriever.load(tmp_path / "idx", corpus=load_corpus(tiny_corpus_path), mmap=False)
     assert loaded.retrieve(QUERIES, k=3) == built.retrieve(QUERIES, k=3)
+
+
+def test_sparse_top_k_orders_by_score_then_row_and_skips_zeros() -> None:
+    scores = np.zeros(50, dtype=np.float32)
+    scores[[3, 7, 9, 20, 41]] = [1.0, 2.5, 2.5, 0.5, 3.0]
+    top, rows = _top_k_sparse(scores, 3)
+    assert rows.tolist() == [41, 7, 9] and top.tolist() == [3.0, 2.5, 2.5]
+    assert _top_k_sparse(scores, 10)[1].tolist() == [41, 7, 9, 3, 20]  # only the 5 non-zero rows
+    many = np.arange(100, dtype=np.float32)  # more candidates than 4k: the argpartition branch
+    assert _top_k_sparse(many, 4)[1].tolist() == [99, 98, 97, 96]
+    assert _top_k_sparse(np.zeros(10, dtype=np.float32), 3)[1].tolist() == []
+
+
+def test_numpy_backend_matches_bm25s_own_retrieval(retriever: BM25Retriever, corpus: Dataset) -> None:
+    queries = list(corpus["text"][:8]) + ["no such words zzzz"]
+    ours = retriever.retrieve(queries, k=4)
+    tokens = retriever._tokenize(queries)
+    theirs = retriever._pooled.retrieve(tokens, k=4, backend_selection="numpy", show_progress=False)
+    for hits, scores in zip(ours, theirs.scores, strict=True):  # equal scores (bm25s breaks ties arbitrarily)
+        assert [round(h.score, 5) for h in hits] == [round(float(s), 5) for s in scores if s > 0]
+
+
+def test_backend_errors_and_auto_choice(corpus: Dataset) -> None:
+    with pytest.raises(GrpoRagError, match="backend must be one of"):
+        BM25Retriever.build(corpus, backend="faiss")
+    assert BM25Retriever.build(corpus, backend="auto").backend == "numpy"  # a small corpus: no JIT compile
+    if not numba_available():
+        with pytest.raises(GrpoRagError, match=r"grpo-rag\[fast\]"):
+            BM25Retriever.build(corpus, backend="numba")
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba not installed (pip install grpo-rag[fast])")
+def test_numba_backend_returns_what_numpy_does(corpus: Dataset) -> None:
+    queries = list(corpus["text"][:10]) + list(corpus["title"][:5])
+    domains = [None] * 10 + [[corpus["domain"][0]]] * 5
+    fast = BM25Retriever.build(corpus, backend="numba")
+    slow = BM25Retriever.build(corpus, backend="numpy")
+    for scoring in ("domain", "pooled"):
+        a = fast.retrieve(queries, k=3, domains=domains, scoring=scoring)
+        b = slow.retrieve(queries, k=3, domains=domains, scoring=scoring)
+        for qa, qb in zip(a, b, strict=True):  # same scores; ids too, except ties at the cut-off
+            assert [round(h.score, 4) for h in qa] == [round(h.score, 4) for h in qb]
+            cut = qb[-1].score
+            assert [h.id for h in qa if h.score > cut + 1e-4] == [h.id for h in qb if h.score > cut + 1e-4]
