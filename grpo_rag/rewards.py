@@ -127,6 +127,18 @@ def f1(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> li
     ]
 
 
+@register("char_similarity")
+def char_similarity(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    """Character similarity to the best gold answer: credit for near-miss copies (unanswerable: abstained)."""
+    n = len(completions)
+    answers = _column(columns, "answers", n, reward="char_similarity")
+    answerable = _column(columns, "answerable", n, True, reward="char_similarity")
+    return [
+        scoring.char_similarity(p.answer, golds) if ok else float(p.abstained)
+        for p, golds, ok in zip(_parse_all(completions), answers, answerable, strict=True)
+    ]
+
+
 def _format_score(parsed: scoring.Parsed, num_passages: int) -> float:
     """Format credit of one completion given how many passages its prompt had.
 

@@ -6,6 +6,7 @@ with `parse_completion`, and `score_completion` gives every per-example metric t
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
 import unicodedata
@@ -76,6 +77,27 @@ def f1(pred: str | None, golds: Sequence[str]) -> float:
         return 0.0
     tokens = answer_tokens(pred)
     return max((_token_f1(tokens, answer_tokens(gold)) for gold in golds), default=0.0)
+
+
+def char_similarity(pred: str | None, golds: Sequence[str]) -> float:
+    """Character similarity (difflib ratio) of the normalised prediction to the best gold; 0.0 if missing.
+
+    Partial credit for a near-miss copy ("Thiosrys" for "Thiothpion", "240 MHz" for "2740 MHz"), where
+    exact match and token F1 both give 0. Predictions far longer than a gold are bounded without matching.
+    """
+    if pred is None:
+        return 0.0
+    norm = normalize_answer(pred)
+    best = 0.0
+    for gold in golds:
+        target = normalize_answer(gold)
+        if not norm or not target:
+            best = max(best, float(norm == target))
+        elif len(norm) > 8 * len(target):  # 2 * matches / total <= 2 * len(target) / total: cheap and tiny
+            best = max(best, 2 * len(target) / (len(norm) + len(target)))
+        else:
+            best = max(best, difflib.SequenceMatcher(None, norm, target, autojunk=False).ratio())
+    return best
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from grpo_rag import rewards
 from grpo_rag.errors import RewardError
 from grpo_rag.reward_binding import build_reward_funcs
 from grpo_rag.rewards import available, resolve
+from grpo_rag.scoring import normalize_answer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -402,3 +403,24 @@ def test_domain_weights_scale_each_sample_by_its_domain(plugin_file: Path) -> No
     assert weights == [1.0]
     with pytest.raises(RewardError, match="no 'domain' column"):
         funcs[0](prompts=["p"], completions=["c"])
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("<answer>480 kW</answer> [1]", 1.0),
+        ("<answer>48 kW</answer> [1]", 2 * 5 / 11),  # a digit dropped in the copy: partial credit, EM 0
+        ("<answer>480 MW</answer> [3]", 2 * 5 / 12),  # another unit: same credit as any 1-char slip
+        ("<answer></answer> [1]", 0.0),
+        ("no tag at all", 0.0),
+        (f"<answer>{PASSAGES[0]}</answer> [1]", 12 / (len(normalize_answer(PASSAGES[0])) + 6)),  # pasted: low
+        ("<answer>４８０ ｋＷ</answer> [1]", 1.0),  # full-width unicode normalises to the gold
+        (LONG_UNCLOSED, 12 / (len(normalize_answer(LONG_UNCLOSED[8:])) + 6)),  # bounded, not matched: ~0
+    ],
+)
+def test_char_similarity_partial_credit_for_near_misses(completion: str, expected: float) -> None:
+    start = time.perf_counter()
+    assert run_reward("char_similarity", [completion], ANSWERABLE) == [pytest.approx(expected, abs=1e-3)]
+    assert time.perf_counter() - start < 1.0
+    assert run_reward("char_similarity", ["<answer>Unanswerable</answer>"], UNANSWERABLE) == [1.0]
+    assert run_reward("char_similarity", ["<answer>480 kW</answer>"], UNANSWERABLE) == [0.0]
