@@ -20,7 +20,7 @@ kind=$1 tag=$2
 shift 2
 case $kind in
   warm)
-    "$BIN/grpo-rag" bootstrap configs/quickstart.yaml "$@" --out "$OUT/model-$tag" --force
+    "$BIN/grpo-rag" bootstrap configs/quickstart.yaml retrieval.index_dir=null "$@" --out "$OUT/model-$tag" --force
     "$BIN/grpo-rag" eval --config configs/quickstart.yaml --checkpoint "$OUT/model-$tag" \
       --out "$OUT/$tag-eval" retrieval.index_dir=null "$@"
     ;;
