@@ -18,7 +18,7 @@ class TwoHopConfig:
     """Size and seed of the two-hop knowledge base: sites -> router models -> vendors."""
 
     seed: int = 0
-    train_families: int = 100  # site families used for training questions
+    train_families: int = 1000  # site families for training: many, so names cannot be memorised (README)
     heldout_families: int = 25  # site families (and their router models) never seen in training
     siblings: int = 3  # near-duplicate sites per family, whose router passages BM25 ranks together
 

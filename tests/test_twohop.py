@@ -14,7 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_shipped_twohop_data_is_what_the_generator_writes(tmp_path: Path) -> None:
     from grpo_rag.twohop import write_twohop_data
 
-    assert write_twohop_data(tmp_path) == {"twohop_passages": 1500, "twohop_train": 300, "twohop_heldout": 75}
+    assert write_twohop_data(tmp_path) == {
+        "twohop_passages": 12300,
+        "twohop_train": 3000,
+        "twohop_heldout": 75,
+    }
     for name in ("twohop_corpus.jsonl", "twohop_train.jsonl", "twohop_heldout.jsonl"):
         assert (tmp_path / name).read_bytes() == (ROOT / "data" / "demo" / name).read_bytes(), name
 
