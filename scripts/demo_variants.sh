@@ -11,6 +11,16 @@
 #   scripts/demo_variants.sh grpo vp100 runs/variants/model-v data.counterfactual_fraction=1.0
 #   scripts/demo_variants.sh grpo v50 runs/variants/model-v data.counterfactual_values=novel
 #   scripts/demo_variants.sh grpo vp50lr4 runs/variants/model-v training.learning_rate=4e-3
+#   scripts/demo_variants.sh grpo cs1 runs/variants/model-v \
+#     'rewards=[{name: exact_match}, {name: f1, weight: 0.5}, {name: char_similarity}, {name: grounded, weight: 0.5}, {name: format, weight: 0.2}]'
+#   scripts/demo_variants.sh grpo t07 runs/variants/model-v training.temperature=0.7
+#   scripts/demo_variants.sh warm v2k bootstrap.vocab_size=2048
+#   scripts/demo_variants.sh warm cf100 bootstrap.counterfactual_fraction=1.0
+# 5x the training entities: write the data first, then point the warm start at it:
+#   python -c "from grpo_rag.synth import SynthConfig, generate, write_kb; \
+#     write_kb('runs/demo-big/data', *generate(SynthConfig(train_families=200)))"
+#   D=runs/demo-big/data; scripts/demo_variants.sh warm big data.corpus=$D/corpus.jsonl \
+#     data.train=$D/train.jsonl data.eval=$D/heldout.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
