@@ -103,40 +103,38 @@ def _parse_all(completions: Sequence[Any]) -> list[scoring.Parsed]:
 # Built-in rewards
 
 
+def _answer_reward(
+    completions: Sequence[Any],
+    columns: Mapping[str, Any],
+    reward: str,
+    score: Callable[[str | None, Sequence[str]], float],
+) -> list[float | None]:
+    """`score(answer, golds)` per completion; an unanswerable question scores 1.0 iff the completion abstained."""
+    n = len(completions)
+    answers = _column(columns, "answers", n, reward=reward)
+    answerable = _column(columns, "answerable", n, True, reward=reward)
+    return [
+        score(p.answer, golds) if ok else float(p.abstained)
+        for p, golds, ok in zip(_parse_all(completions), answers, answerable, strict=True)
+    ]
+
+
 @register("exact_match")
 def exact_match(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
     """1.0 when the answer matches a gold answer after normalisation (unanswerable: 1.0 iff abstained)."""
-    n = len(completions)
-    answers = _column(columns, "answers", n, reward="exact_match")
-    answerable = _column(columns, "answerable", n, True, reward="exact_match")
-    return [
-        scoring.answer_scores(p, golds, ok)[0]
-        for p, golds, ok in zip(_parse_all(completions), answers, answerable, strict=True)
-    ]
+    return _answer_reward(completions, columns, "exact_match", scoring.exact_match)
 
 
 @register("f1")
 def f1(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
     """Token F1 between the answer and the best gold answer (unanswerable: 1.0 iff abstained)."""
-    n = len(completions)
-    answers = _column(columns, "answers", n, reward="f1")
-    answerable = _column(columns, "answerable", n, True, reward="f1")
-    return [
-        scoring.answer_scores(p, golds, ok)[1]
-        for p, golds, ok in zip(_parse_all(completions), answers, answerable, strict=True)
-    ]
+    return _answer_reward(completions, columns, "f1", scoring.f1)
 
 
 @register("char_similarity")
 def char_similarity(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
     """Character similarity to the best gold answer: credit for near-miss copies (unanswerable: abstained)."""
-    n = len(completions)
-    answers = _column(columns, "answers", n, reward="char_similarity")
-    answerable = _column(columns, "answerable", n, True, reward="char_similarity")
-    return [
-        scoring.char_similarity(p.answer, golds) if ok else float(p.abstained)
-        for p, golds, ok in zip(_parse_all(completions), answers, answerable, strict=True)
-    ]
+    return _answer_reward(completions, columns, "char_similarity", scoring.char_similarity)
 
 
 def _format_score(parsed: scoring.Parsed, num_passages: int) -> float:

@@ -72,25 +72,20 @@ def bench_retrieval(run: Runner, work: Path, plan: Plan) -> dict[str, Any]:
     ):
         index_dir = work / f"index-{label}"
         pickle_path = work / f"rank_bm25-{label}.pkl" if label == "real" else None
-        ours = run(
-            "toolkit_retrieval",
-            corpus=str(corpus),
-            queries=str(queries),
-            n_queries=plan.queries,
-            k=plan.k,
-            save=str(index_dir),
-            backend="numpy",
-        )
-        jit = None
-        if numba_available():
-            jit = run(
+        sides = {
+            backend: run(
                 "toolkit_retrieval",
                 corpus=str(corpus),
                 queries=str(queries),
                 n_queries=plan.queries,
                 k=plan.k,
-                backend="numba",
+                save=str(index_dir) if backend == "numpy" else None,  # one saved index for the load timings
+                backend=backend,
             )
+            for backend in ("numpy", "numba")
+            if backend == "numpy" or numba_available()
+        }
+        ours, jit = sides["numpy"], sides.get("numba")
         theirs = run(
             "rank_bm25_retrieval",
             corpus=str(corpus),
