@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from typing import Any
 
 from grpo_rag.errors import ConfigError
+
+_FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def unknown_key(where: str, key: str, known: list[str]) -> ConfigError:
@@ -49,6 +52,8 @@ def coerce(where: str, value: Any, tp: Any) -> Any:
         if isinstance(value, dict):
             return {coerce(where, k, args[0]): coerce(f"{where}.{k}", v, args[1]) for k, v in value.items()}
     elif tp is float:
+        if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads `2e-3` (no dot) as text
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
     elif tp is int:

@@ -37,6 +37,10 @@ def test_overrides_are_typed(tmp_path: Path) -> None:
     assert cfg.retrieval.k == 5 and cfg.training["max_steps"] == 7 and cfg.retrieval.domains == ["a", "b"]
     # YAML 1.1 reads `2e-3` as a string; numeric GRPOConfig fields get a number anyway.
     assert cfg.training["learning_rate"] == 0.002
+    # ... and so do the toolkit's own float fields; text that is not a number is still refused.
+    assert load_config(path, ["bootstrap.sft_learning_rate=2e-3"]).bootstrap.sft_learning_rate == 0.002
+    with pytest.raises(ConfigError, match="bootstrap.sft_learning_rate: expected float, got 'fast'"):
+        load_config(path, ["bootstrap.sft_learning_rate=fast"])
 
 
 @pytest.mark.parametrize(
