@@ -58,7 +58,9 @@ class BootstrapConfig:
     sft_steps: int = 900  # supervised warm-start steps (0 = untrained weights)
     sft_batch_size: int = 16
     sft_learning_rate: float = 3e-3
-    sft_full_sequence_loss: bool = True  # also learn to predict the prompt (denser signal for a fresh model)
+    # Also learn to predict the prompt: a denser signal for a fresh model, but it learns the training
+    # passages' facts by heart, which can win over copying (the quickstart turns it off; README).
+    sft_full_sequence_loss: bool = True
     shuffle_passages: bool = False  # warm up on shuffled passage orders, so rank 1 is not a shortcut
     counterfactual_fraction: float = (
         0.7  # share of QA examples whose gold value is swapped (`counterfactual`)
