@@ -244,9 +244,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; `section.key=value` overrides may also come after the options.
+
+    argparse stops filling a positional list at the first option, so `bootstrap CFG --out D a.b=1`
+    would be refused; leftover `key=value` words are appended to the overrides instead.
+    """
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    strays = [word for word in extra if word.startswith("-") or "=" not in word]
+    if strays or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(strays or extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for user errors)."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     if not args.debug:  # library deprecation notices are for us, not for users of the CLI
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from grpo_rag.cli import main
+from grpo_rag.cli import main, parse_args
 
 
 def _write_config(tiny_run: dict[str, Any], tmp_path: Path) -> Path:
@@ -103,3 +103,17 @@ def test_compare_command(tiny_run: dict[str, Any], tmp_path: Path, capsys: pytes
     )  # refuses to overwrite
     assert main(["compare", str(config), "compare.arms=[hybrid]"]) == 2
     assert "add 'raft'" in capsys.readouterr().err
+
+
+def test_overrides_may_follow_options() -> None:
+    args = parse_args(["bootstrap", "cfg.yaml", "a.b=1", "--out", "m", "c.d=2", "--force"])
+    assert args.overrides == ["a.b=1", "c.d=2"]
+    assert args.out == "m" and args.force
+
+
+def test_stray_words_are_still_refused(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["bootstrap", "cfg.yaml", "--out", "m", "oops"])
+    assert "unrecognized arguments: oops" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["rewards", "a.b=1"])
