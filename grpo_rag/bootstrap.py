@@ -58,9 +58,6 @@ class BootstrapConfig:
     sft_steps: int = 900  # supervised warm-start steps (0 = untrained weights)
     sft_batch_size: int = 16
     sft_learning_rate: float = 3e-3
-    # auto: bf16 mixed precision where the hardware has fast bf16 (CUDA, or a CPU with AVX512-BF16/AMX:
-    # ~25% faster warm start measured here), else fp32 | fp32 | bf16 (forced; slow on CPUs without it)
-    sft_precision: str = "auto"
     # Also learn to predict the prompt: a denser signal for a fresh model, but it learns the training
     # passages' facts by heart, which can win over copying (the quickstart turns it off; README).
     sft_full_sequence_loss: bool = True
@@ -80,10 +77,6 @@ class BootstrapConfig:
     def __post_init__(self) -> None:
         from grpo_rag.errors import ConfigError
 
-        if self.sft_precision not in ("auto", "fp32", "bf16"):
-            raise ConfigError(
-                f"bootstrap.sft_precision: expected auto, fp32 or bf16, got {self.sft_precision!r}"
-            )
         if self.counterfactual_values not in ("novel", "pool"):
             raise ConfigError(
                 f"bootstrap.counterfactual_values: expected novel or pool, got {self.counterfactual_values!r}"
@@ -91,19 +84,6 @@ class BootstrapConfig:
         for name in ("counterfactual_fraction", "copy_fraction"):
             if not 0.0 <= getattr(self, name) <= (0.99 if name == "copy_fraction" else 1.0):
                 raise ConfigError(f"bootstrap.{name}: expected a share in [0, 1), got {getattr(self, name)}")
-
-
-def fast_bf16() -> bool:
-    """Whether this machine runs bf16 matmuls natively (CUDA bf16, or AVX512-BF16 / AMX on the CPU)."""
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private torch.cpu helpers
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
-
-
-def use_bf16(precision: str) -> bool:
-    """Resolve `bootstrap.sft_precision` to bf16 on or off for this machine."""
-    return precision == "bf16" or (precision == "auto" and fast_bf16())
 
 
 def train_tokenizer(texts: list[str], vocab_size: int, search: bool = False) -> PreTrainedTokenizerFast:
@@ -284,7 +264,6 @@ def warm_start(
         seed=cfg.seed,
         max_length=cfg.max_position,
         completion_only_loss=not cfg.sft_full_sequence_loss,
-        bf16=use_bf16(cfg.sft_precision),
         use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0,
     )

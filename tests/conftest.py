@@ -113,7 +113,6 @@ TINY_MODEL = {
     "intermediate_size": 64,
     "sft_steps": 3,
     "sft_batch_size": 4,
-    "sft_precision": "fp32",  # the same numbers on every CPU (auto picks bf16 only where it is fast)
 }
 
 

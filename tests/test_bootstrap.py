@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from datasets import Dataset
 
 from grpo_rag.bootstrap import BootstrapConfig, sft_examples, train_tokenizer
@@ -44,31 +43,6 @@ def test_bad_bootstrap_settings_are_config_errors() -> None:
         from_dict({"bootstrap": {"counterfactual_values": "random"}})
     with pytest.raises(ConfigError, match="bootstrap.copy_fraction"):
         from_dict({"bootstrap": {"copy_fraction": 1.0}})
-    with pytest.raises(ConfigError, match="bootstrap.sft_precision: expected auto, fp32 or bf16"):
-        from_dict({"bootstrap": {"sft_precision": "fp16"}})
-
-
-def test_sft_precision_resolves_per_machine() -> None:
-    from grpo_rag.bootstrap import fast_bf16, use_bf16
-
-    assert use_bf16("bf16") and not use_bf16("fp32")
-    assert use_bf16("auto") == fast_bf16()
-
-
-def test_bf16_warm_start_keeps_fp32_weights(tiny_run: dict[str, Any], tmp_path: Path) -> None:
-    import copy
-
-    from safetensors.torch import load_file
-
-    from grpo_rag.bootstrap import bootstrap
-
-    raw = copy.deepcopy(tiny_run)
-    raw["bootstrap"]["sft_precision"] = "bf16"
-    bootstrap(from_dict(raw), out_dir=str(tmp_path / "bf16"))
-    a = load_file(str(Path(raw["model"]["name_or_path"]) / "model.safetensors"))
-    b = load_file(str(tmp_path / "bf16" / "model.safetensors"))
-    assert all(t.dtype == torch.float32 for t in b.values())  # mixed precision: master weights stay fp32
-    assert any(not torch.equal(a[k], b[k]) for k in a)  # and the bf16 steps did train something else
 
 
 def test_bootstrap_is_reproducible(tiny_run: dict[str, Any], tmp_path: Path) -> None:
