@@ -16,6 +16,14 @@
 #   scripts/demo_variants.sh grpo t07 runs/variants/model-v training.temperature=0.7
 #   scripts/demo_variants.sh warm v2k bootstrap.vocab_size=2048
 #   scripts/demo_variants.sh warm cf100 bootstrap.counterfactual_fraction=1.0
+# Answer-only warm-start loss (the quickstart's setting since session 3): steps, copy drills, GRPO length
+# (the quickstart has since moved to sft_steps 1300 / max_steps 300; pass the old values to repeat a row):
+#   scripts/demo_variants.sh warm nofs bootstrap.sft_steps=900
+#   scripts/demo_variants.sh warm cp50 bootstrap.sft_steps=900 bootstrap.copy_fraction=0.5
+#   scripts/demo_variants.sh warm n1300 bootstrap.sft_steps=1300
+#   scripts/demo_variants.sh warm n1600 bootstrap.sft_steps=1600
+#   scripts/demo_variants.sh grpo n1300 runs/variants/model-n1300 training.max_steps=200
+#   scripts/demo_variants.sh grpo n1300s300 runs/variants/model-n1300 training.max_steps=300
 # 5x the training entities: write the data first, then point the warm start at it:
 #   python -c "from grpo_rag.synth import SynthConfig, generate, write_kb; \
 #     write_kb('runs/demo-big/data', *generate(SynthConfig(train_families=200)))"
