@@ -63,6 +63,15 @@ def test_run_folder_contract(tiny_run: dict[str, Any], tmp_path: Path) -> None:
     PeftModel.from_pretrained(base, str(out / "adapter"))
 
 
+def test_kl_is_logged_when_beta_is_positive(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    """The issue's metrics list KL: TRL computes it against the frozen base only when beta > 0."""
+    out = tmp_path / "run"
+    train(_cfg(tiny_run, out, beta=0.04, max_steps=1))
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in rows if "reward" in r]
+    assert logged and all(r["kl"] >= 0.0 for r in logged)
+
+
 def test_refuses_to_clobber_and_resumes(tiny_run: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "run"
     train(_cfg(tiny_run, out))
