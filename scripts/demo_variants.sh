@@ -24,6 +24,11 @@
 #   scripts/demo_variants.sh warm n1600 bootstrap.sft_steps=1600
 #   scripts/demo_variants.sh grpo n1300 runs/variants/model-n1300 training.max_steps=200
 #   scripts/demo_variants.sh grpo n1300s300 runs/variants/model-n1300 training.max_steps=300
+# Seed robustness of the default (bootstrap and GRPO seeds changed together):
+#   scripts/demo_variants.sh warm s1b bootstrap.seed=1
+#   scripts/demo_variants.sh grpo s1b runs/variants/model-s1b training.seed=1
+#   scripts/demo_variants.sh warm s2b bootstrap.seed=2
+#   scripts/demo_variants.sh grpo s2b runs/variants/model-s2b training.seed=2
 # 5x the training entities: write the data first, then point the warm start at it:
 #   python -c "from grpo_rag.synth import SynthConfig, generate, write_kb; \
 #     write_kb('runs/demo-big/data', *generate(SynthConfig(train_families=200)))"
