@@ -29,6 +29,11 @@
 #   scripts/demo_variants.sh grpo s1b runs/variants/model-s1b training.seed=1
 #   scripts/demo_variants.sh warm s2b bootstrap.seed=2
 #   scripts/demo_variants.sh grpo s2b runs/variants/model-s2b training.seed=2
+# Share of counterfactual swaps in the warm start (the quickstart uses 0.7):
+#   scripts/demo_variants.sh warm cf0 bootstrap.counterfactual_fraction=0.0
+#   scripts/demo_variants.sh grpo cf0 runs/variants/model-cf0
+#   scripts/demo_variants.sh warm cf30 bootstrap.counterfactual_fraction=0.3
+#   scripts/demo_variants.sh grpo cf30 runs/variants/model-cf30
 # 5x the training entities: write the data first, then point the warm start at it:
 #   python -c "from grpo_rag.synth import SynthConfig, generate, write_kb; \
 #     write_kb('runs/demo-big/data', *generate(SynthConfig(train_families=200)))"
