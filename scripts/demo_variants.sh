@@ -34,6 +34,9 @@
 #   scripts/demo_variants.sh grpo cf0 runs/variants/model-cf0
 #   scripts/demo_variants.sh warm cf30 bootstrap.counterfactual_fraction=0.3
 #   scripts/demo_variants.sh grpo cf30 runs/variants/model-cf30
+# GRPO learning rate and group size, from the quickstart's warm start:
+#   scripts/demo_variants.sh grpo lr1e3 runs/variants/model-n1300 training.learning_rate=1e-3
+#   scripts/demo_variants.sh grpo g16 runs/variants/model-n1300 training.num_generations=16
 # 5x the training entities: write the data first, then point the warm start at it:
 #   python -c "from grpo_rag.synth import SynthConfig, generate, write_kb; \
 #     write_kb('runs/demo-big/data', *generate(SynthConfig(train_families=200)))"
