@@ -39,13 +39,13 @@ format: install
 	$(BIN)/ruff check --fix grpo_rag tests rewards scripts
 
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m grpo_rag.demo
 
 # Performance figures (retrieval, train() overhead, memory, rollout throughput) -> bench/results.{md,json}.
 # Heavy (a 1M-passage corpus, a ~100M-parameter model): minutes. BENCH_ARGS=--quick for a smoke run.
 bench: install
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/python -m grpo_rag.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf runs models .pytest_cache .ruff_cache

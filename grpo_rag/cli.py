@@ -1,4 +1,4 @@
-"""Command line: `grpo-rag index | bootstrap | train | eval | compare | rewards | demo-data`.
+"""Command line: `grpo-rag index | bootstrap | train | eval | train-experts | route-train | compare | rewards | demo-data`.
 
 User errors (bad config, bad data, missing files) print one `error: ...` line and exit with status 2;
 `--debug` shows the traceback instead.
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def _cmd_index(args: argparse.Namespace) -> None:
-    from grpo_rag.retrieval import build_index
+    from grpo_rag.retrieval.bm25 import build_index
 
     retriever = build_index(
         args.corpus,
@@ -33,8 +33,8 @@ def _cmd_index(args: argparse.Namespace) -> None:
 
 
 def _cmd_bootstrap(args: argparse.Namespace) -> None:
-    from grpo_rag.bootstrap import bootstrap
-    from grpo_rag.config import load_config
+    from grpo_rag.demo.bootstrap import bootstrap
+    from grpo_rag.sections import load_config
 
     cfg = load_config(args.config, args.overrides)
     info = bootstrap(cfg, out_dir=args.out, force=args.force)
@@ -42,8 +42,8 @@ def _cmd_bootstrap(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from grpo_rag.config import load_config
-    from grpo_rag.train import train
+    from grpo_rag.sections import load_config
+    from grpo_rag.training.grpo import train
 
     cfg = load_config(args.config, args.overrides)
     if args.dry_run:
@@ -54,7 +54,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _train_dry_run(cfg: object) -> None:
-    from grpo_rag.dry_run import dry_run, report
+    from grpo_rag.training.dry_run import dry_run, report
 
     print(report(dry_run(cfg)))  # type: ignore[arg-type]
 
@@ -68,8 +68,8 @@ def _add_dry_run_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
-    from grpo_rag.config import load_config
-    from grpo_rag.evaluate import evaluate, report_markdown
+    from grpo_rag.evaluation.evaluate import evaluate, report_markdown
+    from grpo_rag.sections import load_config
 
     if args.closed_book and args.oracle:
         raise GrpoRagError("--closed-book and --oracle are exclusive; pick one")
@@ -87,10 +87,10 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
 def _eval_experts(cfg: RunConfig, args: argparse.Namespace, context: str) -> None:
     """`eval --experts DIR`: every adapter on one base; each question gets its router's (or gold) domain's."""
-    from grpo_rag.evaluate import report_markdown
-    from grpo_rag.experts import assign_adapters, evaluate_with_adapters, load_experts, memory_report
-    from grpo_rag.modeling import uses_chat
-    from grpo_rag.prepare import prepare_split, prompt_options
+    from grpo_rag.evaluation.evaluate import report_markdown
+    from grpo_rag.pipeline.prepare import prepare_split, prompt_options
+    from grpo_rag.studies.experts import assign_adapters, evaluate_with_adapters, load_experts, memory_report
+    from grpo_rag.training.modeling import uses_chat
 
     if args.checkpoint:
         raise GrpoRagError("--experts and --checkpoint are exclusive; --experts loads every adapter in DIR")
@@ -115,10 +115,12 @@ def _eval_experts(cfg: RunConfig, args: argparse.Namespace, context: str) -> Non
 
 
 def _cmd_train_experts(args: argparse.Namespace) -> None:
-    from grpo_rag.config import load_config
-    from grpo_rag.experts import train_experts
+    from grpo_rag.config.grpo_args import validate_training
+    from grpo_rag.sections import load_config
+    from grpo_rag.studies.experts import train_experts
 
     cfg = load_config(args.config, args.overrides)
+    validate_training(cfg.training, cfg.source)  # TRL's checks before minutes of other arms or experts
     done = train_experts(
         cfg, args.out, args.domains.split(",") if args.domains else None, overwrite=args.overwrite
     )
@@ -127,37 +129,60 @@ def _cmd_train_experts(args: argparse.Namespace) -> None:
 
 
 def _cmd_route_train(args: argparse.Namespace) -> None:
-    from grpo_rag.config import load_config
-    from grpo_rag.routing import train_router
+    from grpo_rag.retrieval.routing import train_router
+    from grpo_rag.sections import load_config
 
     cfg = load_config(args.config, args.overrides)
     summary = train_router(args.data or cfg.data.train, None if args.no_corpus else cfg.data.corpus, args.out)
     print(json.dumps(summary, indent=2))
 
 
-def _add_multidomain_commands(sub: argparse._SubParsersAction, with_config: object) -> None:
-    """`train-experts` and `route-train` (issue #4: routing and per-domain LoRA experts)."""
+def _add_config(p: argparse.ArgumentParser) -> None:
+    """Every command that reads a config takes it the same way: `grpo-rag CMD CONFIG [options] [overrides]`."""
+    p.add_argument("config", nargs="?", help="YAML run config")
+    p.add_argument("--config", dest="legacy_config", metavar="CONFIG", help=argparse.SUPPRESS)  # deprecated
+    p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
+
+
+def _resolve_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Accept the deprecated `--config PATH` spelling (with a notice); require a config either way."""
+    legacy = getattr(args, "legacy_config", None)
+    if legacy is not None:
+        print(
+            f"warning: `--config PATH` is deprecated; pass the config first: grpo-rag {args.command} {legacy} ...",
+            file=sys.stderr,
+        )
+        if args.config is not None:  # the first override landed in the positional slot
+            args.overrides = [args.config, *args.overrides]
+        args.config = legacy
+    if args.config is None:
+        parser.error(f"{args.command}: the config is required: grpo-rag {args.command} CONFIG ...")
+
+
+def _add_multidomain_commands(sub: argparse._SubParsersAction) -> None:
+    """`train-experts` and `route-train`: per-domain LoRA experts and the domain router."""
     p = sub.add_parser("train-experts", help="GRPO + LoRA: one shared adapter and one expert per domain")
-    with_config(p)  # type: ignore[operator]
+    _add_config(p)
     p.add_argument("--out", help="experts dir (default: the parent of training.output_dir)")
     p.add_argument("--domains", help="comma-separated domains (default: every domain of data.train)")
     p.add_argument("--overwrite", action="store_true", help="replace previous runs in the experts dir")
     p.set_defaults(func=_cmd_train_experts)
 
     p = sub.add_parser("route-train", help="fit the naive Bayes domain router on training questions")
-    p.add_argument("--config", required=True, help="YAML run config (data.train, data.corpus)")
+    _add_config(p)
     p.add_argument("--out", required=True, help="router file to write (.npz)")
     p.add_argument("--data", help="QA JSONL to learn from (default: the config's data.train)")
     p.add_argument("--no-corpus", action="store_true", help="learn from questions only, not corpus passages")
-    p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     p.set_defaults(func=_cmd_route_train)
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
-    from grpo_rag.compare import run_compare
-    from grpo_rag.config import load_config
+    from grpo_rag.config.grpo_args import validate_training
+    from grpo_rag.sections import load_config
+    from grpo_rag.studies.compare import run_compare
 
     cfg = load_config(args.config, args.overrides)
+    validate_training(cfg.training, cfg.source)  # TRL's checks before minutes of other arms or experts
     report = run_compare(cfg, args.out, overwrite=args.overwrite)
     out = Path(args.out or cfg.output_dir)
     for row in report["verdict"]:
@@ -166,7 +191,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
 
 
 def _cmd_rewards(args: argparse.Namespace) -> None:
-    from grpo_rag.rewards import available
+    from grpo_rag.rewards.registry import available
 
     rows = available()
     width = max(len(name) for name, _ in rows)
@@ -175,8 +200,8 @@ def _cmd_rewards(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> None:
-    from grpo_rag.synth import SynthConfig, write_demo_data
-    from grpo_rag.twohop import TwoHopConfig, write_twohop_data
+    from grpo_rag.demo.synth import SynthConfig, write_demo_data
+    from grpo_rag.demo.twohop import TwoHopConfig, write_twohop_data
 
     counts = write_demo_data(args.out, SynthConfig(seed=args.seed))
     counts.update(write_twohop_data(args.out, TwoHopConfig(seed=args.seed)))  # multi-turn search questions
@@ -195,41 +220,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stopwords", default="en", help="bm25s stopword list or 'none'")
     p.set_defaults(func=_cmd_index)
 
-    def with_config(p: argparse.ArgumentParser) -> None:
-        p.add_argument("config", help="YAML run config")
-        p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
-
     p = sub.add_parser("bootstrap", help="build the embedded tokenizer + small Llama (offline)")
-    with_config(p)
+    _add_config(p)
     p.add_argument("--out", help="model directory (default: the config's model.name_or_path)")
     p.add_argument("--force", action="store_true", help="rebuild even if the model directory exists")
     p.set_defaults(func=_cmd_bootstrap)
 
     p = sub.add_parser("train", help="GRPO + LoRA training from a config")
-    with_config(p)
+    _add_config(p)
     p.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace a previous run in the output dir")
     _add_dry_run_flag(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint (or the base model) on held-out QA")
-    p.add_argument("--config", required=True, help="YAML run config")
+    _add_config(p)
     p.add_argument("--checkpoint", help="run dir, adapter dir, checkpoint-N or model dir (default: base)")
     p.add_argument("--data", help="QA JSONL (default: the config's data.eval)")
     p.add_argument("--out", help="output dir for metrics.json / report.md")
-    p.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    p.add_argument(
+        "--limit", type=int, help="evaluate N questions, a seeded sample (default: data.max_eval_samples)"
+    )
     p.add_argument("--closed-book", action="store_true", help="ablation: no passages in the prompt")
     p.add_argument("--oracle", action="store_true", help="ablation: the gold passages instead of BM25")
     p.add_argument("--router", help="route questions to domains first: 'bm25' or a router file (.npz)")
     p.add_argument("--experts", help="dir of adapters (shared + one per domain) served on one base model")
-    p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     p.set_defaults(func=_cmd_eval)
 
-    _add_multidomain_commands(sub, with_config)
+    _add_multidomain_commands(sub)
     p = sub.add_parser(
         "compare", help="fine-tuning vs RAG vs hybrid: train and score every arm, write a report"
     )
-    with_config(p)
+    _add_config(p)
     p.add_argument("--out", help="report folder (default: the config's training.output_dir)")
     p.add_argument("--overwrite", action="store_true", help="replace a previous comparison in the folder")
     p.set_defaults(func=_cmd_compare)
@@ -257,6 +279,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"unrecognized arguments: {' '.join(strays or extra)}")
     if extra:
         args.overrides = [*args.overrides, *extra]
+    if hasattr(args, "overrides"):
+        _resolve_config(parser, args)
     return args
 
 

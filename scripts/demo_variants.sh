@@ -38,7 +38,7 @@
 #   scripts/demo_variants.sh grpo lr1e3 runs/variants/model-n1300 training.learning_rate=1e-3
 #   scripts/demo_variants.sh grpo g16 runs/variants/model-n1300 training.num_generations=16
 # 5x the training entities: write the data first, then point the warm start at it:
-#   python -c "from grpo_rag.synth import SynthConfig, generate, write_kb; \
+#   python -c "from grpo_rag.demo.synth import SynthConfig, generate, write_kb; \
 #     write_kb('runs/demo-big/data', *generate(SynthConfig(train_families=200)))"
 #   D=runs/demo-big/data; scripts/demo_variants.sh warm big data.corpus=$D/corpus.jsonl \
 #     data.train=$D/train.jsonl data.eval=$D/heldout.jsonl

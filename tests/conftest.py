@@ -123,8 +123,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     Returns the raw config mapping (paths filled in); tests copy it and point `training.output_dir`
     at their own tmp dir.
     """
-    from grpo_rag.bootstrap import bootstrap
-    from grpo_rag.config import from_dict
+    from grpo_rag.demo.bootstrap import bootstrap
+    from grpo_rag.sections import from_dict
 
     root = tmp_path_factory.mktemp("tiny_run")
     _write_jsonl(root / "corpus.jsonl", corpus_rows())
@@ -164,7 +164,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture
 def prepared_row() -> Callable[..., dict[str, Any]]:
     """Factory of one prepared row (prompt, passages, ids) whose gold passage states `answer`."""
-    from grpo_rag.prepare import PromptOptions
+    from grpo_rag.pipeline.prepare import PromptOptions
 
     def make(answer: str = "57 degrees") -> dict[str, Any]:
         passages = [f"The tilt of Ab-Cd is {answer}.", "The tilt of Ab-Ef is 12 degrees."]

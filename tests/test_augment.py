@@ -12,8 +12,8 @@ from datasets import Dataset
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grpo_rag.augment import ValueSource, augment_dataset, counterfactual, novel_value, shape
-from grpo_rag.prepare import PromptOptions
+from grpo_rag.pipeline.augment import ValueSource, augment_dataset, counterfactual, novel_value, shape
+from grpo_rag.pipeline.prepare import PromptOptions
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,8 @@
-"""scripts/bench.py plumbing on tiny inputs (`--quick`): every section runs and the report holds its figures."""
+"""grpo_rag.bench plumbing on tiny inputs (`--quick`): every section runs and the report holds its figures."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -14,12 +12,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("grpo_rag_bench", REPO / "scripts" / "bench.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    from grpo_rag.bench import run
+
+    return run
 
 
 def test_quick_retrieval_section_compares_both_engines(tmp_path: Path) -> None:

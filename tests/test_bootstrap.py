@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from datasets import Dataset
 
-from grpo_rag.bootstrap import BootstrapConfig, sft_examples, train_tokenizer
-from grpo_rag.config import from_dict
+from grpo_rag.demo.bootstrap import BootstrapConfig, sft_examples, train_tokenizer
 from grpo_rag.errors import ConfigError
-from grpo_rag.prepare import PromptOptions
+from grpo_rag.pipeline.prepare import PromptOptions
+from grpo_rag.sections import from_dict
 
 
 def test_sft_examples_use_novel_values_and_the_configured_prompt(
@@ -50,7 +50,7 @@ def test_bootstrap_is_reproducible(tiny_run: dict[str, Any], tmp_path: Path) -> 
 
     from safetensors.torch import load_file
 
-    from grpo_rag.bootstrap import bootstrap
+    from grpo_rag.demo.bootstrap import bootstrap
 
     raw = copy.deepcopy(tiny_run)
     bootstrap(from_dict(raw), out_dir=str(tmp_path / "again"))

@@ -25,9 +25,7 @@ def test_train_then_eval(tiny_run: dict[str, Any], tmp_path: Path, capsys: pytes
     assert main(["train", str(config), "training.max_steps=1"]) == 0
     assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").is_file()
     out = tmp_path / "eval"
-    assert (
-        main(["eval", "--config", str(config), "--checkpoint", str(tmp_path / "run"), "--out", str(out)]) == 0
-    )
+    assert main(["eval", str(config), "--checkpoint", str(tmp_path / "run"), "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 5 and "per_domain" in metrics
     assert "exact_match" in capsys.readouterr().out
@@ -50,7 +48,7 @@ def test_rewards_lists_builtins(capsys: pytest.CaptureFixture) -> None:
     [
         (["train", "nope.yaml"], "nope.yaml: config file not found"),
         (["index", "--corpus", "missing.jsonl", "--out", "x"], "missing.jsonl"),
-        (["eval", "--config", "CONFIG", "--closed-book", "--oracle"], "exclusive"),
+        (["eval", "CONFIG", "--closed-book", "--oracle"], "exclusive"),
         (["train", "CONFIG", "retrieval.k=-2"], "retrieval.k: expected a positive integer"),
         (["train", "CONFIG", "--resume"], "no complete checkpoint"),
     ],
@@ -76,7 +74,7 @@ def test_failing_plugin_stops_run_and_keeps_checkpoint(
     assert main(["train", str(config)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "error: reward 'fails_after_two_steps' raised RuntimeError: plug-in bug at step 3"
-    from grpo_rag.train import last_checkpoint
+    from grpo_rag.training.grpo import last_checkpoint
 
     assert last_checkpoint(tmp_path / "run") == tmp_path / "run" / "checkpoint-2"
     assert not (tmp_path / "run" / "adapter").exists()

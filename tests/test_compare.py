@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import torch
 
-from grpo_rag.compare import LABELS, run_compare
-from grpo_rag.config import COMPARE_ARMS, from_dict
+from grpo_rag.demo.synth import SynthConfig, write_demo_data
 from grpo_rag.errors import ConfigError
-from grpo_rag.synth import SynthConfig, write_demo_data
+from grpo_rag.sections import from_dict
+from grpo_rag.studies.compare import LABELS, run_compare
+from grpo_rag.studies.settings import COMPARE_ARMS
 from tests.conftest import TINY_MODEL
 
 
@@ -29,7 +30,7 @@ def one_thread() -> Any:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A small demo KB (4 domains, 108 passages) and a tiny model bootstrapped on it; the raw config."""
-    from grpo_rag.bootstrap import bootstrap
+    from grpo_rag.demo.bootstrap import bootstrap
 
     root = tmp_path_factory.mktemp("compare")
     write_demo_data(root / "data", SynthConfig(seed=0, train_families=2, heldout_families=1))
@@ -146,8 +147,8 @@ def test_report_files_and_keys(report: tuple[dict[str, Any], Path]) -> None:
 
 
 def test_freshness_changes_are_applied_and_reindexed(report: tuple[dict[str, Any], Path]) -> None:
-    from grpo_rag.data import load_corpus, load_qa
-    from grpo_rag.retrieval import BM25Retriever
+    from grpo_rag.data.io import load_corpus, load_qa
+    from grpo_rag.retrieval.bm25 import BM25Retriever
 
     rep, out = report
     fresh = rep["freshness"]

@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grpo_rag.config import RunConfig, dump_config, from_dict, load_config
+from grpo_rag.config import RunConfig, dump_config
+from grpo_rag.config import loader as core_loader
+from grpo_rag.config.grpo_args import FIELDS_FILE, field_kinds, validate_training
+from grpo_rag.demo.settings import BootstrapConfig
 from grpo_rag.errors import ConfigError
+from grpo_rag.sections import from_dict, load_config
+from grpo_rag.studies.settings import CompareConfig
 
 CONFIGS = sorted(Path(__file__).resolve().parent.parent.joinpath("configs").glob("*.yaml"))
 
@@ -38,7 +43,8 @@ def test_overrides_are_typed(tmp_path: Path) -> None:
     # YAML 1.1 reads `2e-3` as a string; numeric GRPOConfig fields get a number anyway.
     assert cfg.training["learning_rate"] == 0.002
     # ... and so do the toolkit's own float fields; text that is not a number is still refused.
-    assert load_config(path, ["bootstrap.sft_learning_rate=2e-3"]).bootstrap.sft_learning_rate == 0.002
+    loaded = load_config(path, ["bootstrap.sft_learning_rate=2e-3"])
+    assert loaded.section("bootstrap", BootstrapConfig).sft_learning_rate == 0.002
     with pytest.raises(ConfigError, match="bootstrap.sft_learning_rate: expected float, got 'fast'"):
         load_config(path, ["bootstrap.sft_learning_rate=fast"])
 
@@ -58,7 +64,6 @@ def test_overrides_are_typed(tmp_path: Path) -> None:
             {"training": {"learning_rat": 0.1}},
             "training: unknown key 'learning_rat' (did you mean 'learning_rate'?)",
         ),
-        ({"training": {"per_device_train_batch_size": 3, "num_generations": 2}}, "training:"),
         ({"training": {"learning_rate": "fast"}}, "training.learning_rate: expected a number, got 'fast'"),
         ({"training": {"reward_weights": [1.0]}}, "set the weight on each entry of `rewards`"),
         ({"rewards": [{"name": "exact_mach"}]}, "rewards[0].name"),
@@ -111,7 +116,7 @@ def test_file_errors(tmp_path: Path) -> None:
 
 
 def test_prompt_section_reaches_the_prompts() -> None:
-    from grpo_rag.prepare import prompt_options
+    from grpo_rag.pipeline.prepare import prompt_options
 
     cfg = from_dict({"prompt": {"instructions": "Cite [n]."}})
     options = prompt_options(cfg, chat=False)
@@ -136,3 +141,51 @@ def test_multidomain_config_fields() -> None:
     assert cfg.retrieval.per_domain_k == {"tatqa": 2}
     assert cfg.rewards[0].domain_weights == {"pubmedqa": 0.5}
     assert cfg.routing.router == "bm25" and cfg.routing.top_m == 2
+
+
+def test_trl_checks_values_when_a_run_is_built() -> None:
+    """TRL's own value rules run in `validate_training` (train, compare, train-experts), not at load."""
+    cfg = from_dict({"training": {"per_device_train_batch_size": 3, "num_generations": 2}}, "my.yaml")
+    with pytest.raises(ConfigError, match=r"^my.yaml: training: generation_batch_size \(3\)"):
+        validate_training(cfg.training, cfg.source)
+
+
+def test_grpo_field_snapshot_matches_installed_trl() -> None:
+    """Loading checks `training` keys against a snapshot; it must equal the installed TRL's GRPOConfig."""
+    import json
+
+    assert json.loads(FIELDS_FILE.read_text()) == field_kinds(), "run: python -m grpo_rag.config.grpo_args"
+
+
+def test_demo_and_study_sections_are_registered_not_core(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"bootstrap": {"hidden_size": 64}, "compare": {"arms": ["rag"]}}))
+    with pytest.raises(ConfigError, match="unknown key 'bootstrap'"):
+        core_loader.load_config(path)  # the core config knows no demo or study section
+    cfg = core_loader.load_config(path, sections={"bootstrap": BootstrapConfig, "compare": CompareConfig})
+    assert cfg.section("bootstrap", BootstrapConfig).hidden_size == 64
+    assert load_config(path).to_dict()["compare"]["arms"] == ["rag"]  # dumped at the top level, as written
+
+
+def test_loading_imports_no_torch_and_runs_no_plugin(tmp_path: Path) -> None:
+    """`import grpo_rag.config` and loading a config (with a plug-in reward) import no torch, run no plug-in."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "plugin-ran"
+    plugin = tmp_path / "plug.py"
+    plugin.write_text(
+        f"open({str(marker)!r}, 'w').close()\n\ndef score(prompts, completions, **kw):\n    return [0.0]\n"
+    )
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"rewards": [{"name": f"{plugin}:score"}], "bootstrap": {"seed": 1}}))
+    code = (
+        "import sys, grpo_rag.config\n"
+        "assert 'torch' not in sys.modules, 'import grpo_rag.config imported torch'\n"
+        "from grpo_rag.sections import load_config\n"
+        f"load_config({str(cfg)!r})\n"
+        "bad = sorted(m for m in ('torch', 'trl', 'transformers') if m in sys.modules)\n"
+        "assert not bad, f'loading a config imported {bad}'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert not marker.exists(), "loading the config ran the plug-in's code"

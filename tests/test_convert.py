@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from grpo_rag.convert import (
+from grpo_rag.data.convert import (
     SOURCES,
     convert_all,
     convert_pubmedqa,
@@ -17,7 +17,7 @@ from grpo_rag.convert import (
     linearise_table,
     split_by_passage,
 )
-from grpo_rag.data import load_corpus, load_qa, write_jsonl
+from grpo_rag.data.io import load_corpus, load_qa, write_jsonl
 from grpo_rag.errors import DataError, GrpoRagError
 
 REAL = Path(__file__).resolve().parent.parent / "data" / "real"

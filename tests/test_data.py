@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from grpo_rag.data import MAX_LINE_BYTES, load_corpus, load_qa, write_jsonl
+from grpo_rag.data.io import MAX_LINE_BYTES, load_corpus, load_qa, write_jsonl
 from grpo_rag.errors import DataError
 
 P1 = '{"id": "p1", "text": "alpha"}'

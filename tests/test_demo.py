@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def test_demo_meets_its_figures() -> None:
-    subprocess.run([sys.executable, "scripts/demo.py", "--rebuild-model"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "grpo_rag.demo", "--rebuild-model"], cwd=ROOT, check=True)
     summary = json.loads((ROOT / "runs/quickstart/demo_summary.json").read_text())
     final = json.loads((ROOT / "runs/quickstart/eval/metrics.json").read_text())
     warm = json.loads((ROOT / "runs/quickstart/eval-warmstart/metrics.json").read_text())

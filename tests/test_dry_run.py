@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from grpo_rag.cli import main
-from grpo_rag.config import load_config
+from grpo_rag.sections import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = sorted((REPO / "configs" / "recipes").glob("*.yaml"))

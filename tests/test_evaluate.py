@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from grpo_rag.config import from_dict
-from grpo_rag.data import load_corpus, load_qa
-from grpo_rag.evaluate import aggregate, evaluate, report_markdown, score_rows
-from grpo_rag.prepare import PromptOptions, attach_context
-from grpo_rag.retrieval import BM25Retriever
+from grpo_rag.data.io import load_corpus, load_qa
+from grpo_rag.evaluation.evaluate import aggregate, evaluate, report_markdown, score_rows
+from grpo_rag.pipeline.prepare import PromptOptions, attach_context
+from grpo_rag.retrieval.bm25 import BM25Retriever
+from grpo_rag.sections import from_dict
 
 KEYS = ("exact_match", "f1", "grounded", "recall_at_k", "n")
 

@@ -13,9 +13,9 @@ import yaml
 from datasets import Dataset
 
 from grpo_rag.cli import main
-from grpo_rag.config import from_dict
 from grpo_rag.errors import ConfigError
-from grpo_rag.experts import (
+from grpo_rag.sections import from_dict
+from grpo_rag.studies.experts import (
     BASE,
     SHARED,
     assign_adapters,
@@ -101,7 +101,7 @@ def test_eval_cli_with_experts_and_router(
     config.write_text(yaml.safe_dump(copy.deepcopy(tiny_run)))
     for router, mode in (("bm25", "router"), (None, "oracle")):
         out = tmp_path / f"eval-{mode}"
-        argv = ["eval", "--config", str(config), "--experts", str(experts_dir), "--out", str(out)]
+        argv = ["eval", str(config), "--experts", str(experts_dir), "--out", str(out)]
         assert main(argv + (["--router", router] if router else [])) == 0
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["n"] == 5 and metrics["memory"]["base_params"] > 0
@@ -110,12 +110,12 @@ def test_eval_cli_with_experts_and_router(
         for p in preds:
             assert p["adapter"] == ("datacenter" if p["domain"] == "datacenter" else SHARED)
     router_file = tmp_path / "nb.npz"
-    assert main(["route-train", "--config", str(config), "--out", str(router_file)]) == 0
+    assert main(["route-train", str(config), "--out", str(router_file)]) == 0
     out = tmp_path / "eval-nb"
-    argv = ["eval", "--config", str(config), "--experts", str(experts_dir), "--router", str(router_file)]
+    argv = ["eval", str(config), "--experts", str(experts_dir), "--router", str(router_file)]
     assert main([*argv, "--out", str(out)]) == 0
     assert "adapters used" in capsys.readouterr().out
-    assert main(["eval", "--config", str(config), "--experts", str(tmp_path / "nope")]) == 2
+    assert main(["eval", str(config), "--experts", str(tmp_path / "nope")]) == 2
     assert "is not a directory" in capsys.readouterr().err
 
 

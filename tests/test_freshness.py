@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grpo_rag.data import load_corpus, load_qa
-from grpo_rag.synth import SynthConfig, generate
+from grpo_rag.data.io import load_corpus, load_qa
+from grpo_rag.demo.synth import SynthConfig, generate
 
 
 def _family(question_id: str) -> str:
@@ -13,7 +13,7 @@ def _family(question_id: str) -> str:
 
 
 def test_changed_kb_updates_facts_and_adds_entities(tmp_path: Path) -> None:
-    from grpo_rag.freshness import change_kb, write_changed_kb
+    from grpo_rag.demo.freshness import change_kb, write_changed_kb
 
     corpus, train, _ = generate(SynthConfig(seed=2, train_families=3, heldout_families=1))
     kb = change_kb(corpus, train, updated_per_domain=4, new_families_per_domain=2, seed=5)
@@ -41,7 +41,7 @@ def test_changed_kb_updates_facts_and_adds_entities(tmp_path: Path) -> None:
 def test_changed_kb_refuses_other_data(tiny_corpus_rows: list[dict], tiny_qa_rows: list[dict]) -> None:
     import pytest
 
-    from grpo_rag.freshness import change_kb
+    from grpo_rag.demo.freshness import change_kb
 
     with pytest.raises(ValueError, match="demo fact"):
         change_kb(tiny_corpus_rows, tiny_qa_rows, updated_per_domain=1, new_families_per_domain=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grpo_rag.measure import PeakRSS, dir_bytes
+from grpo_rag.rss_probe import PeakRSS, dir_bytes
 
 
 def test_peak_rss_sees_an_allocation() -> None:

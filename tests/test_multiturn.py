@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import torch
 
-from grpo_rag.config import from_dict
-from grpo_rag.data import load_corpus
+from grpo_rag.data.io import load_corpus
 from grpo_rag.errors import ConfigError
-from grpo_rag.modeling import load_tokenizer
-from grpo_rag.multiturn import SearchEnvironment, SearchSettings, malformed_calls, rollout_columns
-from grpo_rag.retrieval import BM25Retriever
-from grpo_rag.reward_binding import build_reward_funcs
-from grpo_rag.tool_format import TOOL_CHAT_TEMPLATE, install_tool_template
+from grpo_rag.prompts.tool_format import TOOL_CHAT_TEMPLATE, install_tool_template
+from grpo_rag.retrieval.bm25 import BM25Retriever
+from grpo_rag.rewards.binding import build_reward_funcs
+from grpo_rag.rollout.search import SearchEnvironment, SearchOptions, malformed_calls, rollout_columns
+from grpo_rag.sections import from_dict
+from grpo_rag.training.modeling import load_tokenizer
 
 
 def _multi_turn_raw(tiny_run: dict[str, Any], out: Path, **rollout: Any) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def retriever(tiny_corpus_path: Path) -> BM25Retriever:
 
 # --- the search environment -------------------------------------------------------------------------------
 def test_search_numbers_passages_in_order_of_first_retrieval(retriever: BM25Retriever) -> None:
-    env = SearchEnvironment(retriever, SearchSettings(k=2, max_calls=3))
+    env = SearchEnvironment(retriever, SearchOptions(k=2, max_calls=3))
     env.reset(domain="datacenter")
     first = env.search("diesel generators")
     assert first.startswith("[1] ") and "\n[2] " in first
@@ -62,7 +62,7 @@ def test_search_numbers_passages_in_order_of_first_retrieval(retriever: BM25Retr
 
 
 def test_search_domain_filter_keeps_the_questions_domain(retriever: BM25Retriever) -> None:
-    env = SearchEnvironment(retriever, SearchSettings(k=3, own_domain=True))
+    env = SearchEnvironment(retriever, SearchOptions(k=3, own_domain=True))
     env.reset(domain="mobility")
     env.search("diesel generators trams")
     assert env.passage_ids and all(pid.startswith("mob-") for pid in env.passage_ids)
@@ -70,7 +70,7 @@ def test_search_domain_filter_keeps_the_questions_domain(retriever: BM25Retrieve
 
 @pytest.mark.parametrize("query", ["", "   ", "<search>x", "x</s>", 3])
 def test_malformed_queries_are_counted_errors(retriever: BM25Retriever, query: Any) -> None:
-    env = SearchEnvironment(retriever, SearchSettings())
+    env = SearchEnvironment(retriever, SearchOptions())
     with pytest.raises(ValueError, match="malformed"):
         env.search(query)
     assert env.errors == 1 and env.calls == 1 and env.passage_ids == []
@@ -84,7 +84,7 @@ def test_malformed_calls_counts_leftover_tags() -> None:
 
 # --- rewards see every passage retrieved across turns -----------------------------------------------------
 def _env_after(retriever: BM25Retriever, *queries: str) -> SearchEnvironment:
-    env = SearchEnvironment(retriever, SearchSettings(k=1, max_calls=3))
+    env = SearchEnvironment(retriever, SearchOptions(k=1, max_calls=3))
     env.reset()
     for q in queries:
         env.search(q)
@@ -100,7 +100,8 @@ def test_rewards_read_passages_from_all_search_calls(retriever: BM25Retriever) -
             RewardConfig("citation"),
             RewardConfig("format"),
             RewardConfig("search_budget", kwargs={"budget": 1}),
-        ]
+        ],
+        rollout_columns,  # what `build_parts` passes for a multi-turn config
     )
     env = _env_after(retriever, "night trams", "diesel generators")  # gold dc-03 is passage [2]
     completions = [[{"role": "assistant", "content": " <answer>within ten seconds</answer> [2]"}]] * 2
@@ -125,7 +126,7 @@ def test_rollout_columns_leave_single_shot_columns_alone() -> None:
 
 
 def test_search_errors_make_format_zero(retriever: BM25Retriever) -> None:
-    from grpo_rag.rewards import format_reward
+    from grpo_rag.rewards.builtin import format_reward
 
     env = _env_after(retriever, "diesel generators")
     with pytest.raises(ValueError):
@@ -150,7 +151,7 @@ def test_search_errors_make_format_zero(retriever: BM25Retriever) -> None:
     ],
 )
 def test_search_budget_values(calls: list[Any], budget: int, penalty: float, expected: list[Any]) -> None:
-    from grpo_rag.rewards import search_budget
+    from grpo_rag.rewards.builtin import search_budget
 
     out = search_budget([], ["c"] * len(calls), budget=budget, penalty=penalty, search_calls=calls)
     assert out == expected
@@ -174,7 +175,7 @@ def test_search_budget_values(calls: list[Any], budget: int, penalty: float, exp
 )
 def test_search_budget_rejects_bad_input(kwargs: dict[str, Any], match: str) -> None:
     from grpo_rag.errors import RewardError
-    from grpo_rag.rewards import search_budget
+    from grpo_rag.rewards.builtin import search_budget
 
     args = {"search_calls": [1], **kwargs}
     if args["search_calls"] is None:
@@ -204,7 +205,7 @@ def test_rollout_config_is_validated(tiny_run: dict[str, Any], tmp_path: Path) -
 # --- TRL's tool loop on the tiny model, with scripted model turns -----------------------------------------
 def _scripted_trainer(tiny_run: dict[str, Any], tmp_path: Path, turns: list[str]) -> tuple[Any, list[dict]]:
     """A multi-turn trainer whose generation returns `turns[i]` on the i-th call (one row: question q1)."""
-    from grpo_rag.train import build_trainer
+    from grpo_rag.training.grpo import build_trainer
 
     trainer, _ = build_trainer(from_dict(_multi_turn_raw(tiny_run, tmp_path / "run")))
     tok = trainer.processing_class
@@ -291,7 +292,8 @@ def test_evaluation_runs_the_search_loop(
 ) -> None:
     import json
 
-    from grpo_rag import evaluate as ev
+    from grpo_rag.evaluation import evaluate as ev
+    from grpo_rag.evaluation import generate
 
     script = {
         "How fast do the diesel generators start?": [
@@ -309,7 +311,7 @@ def test_evaluation_runs_the_search_loop(
             out.append(tok(reply, add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
         return out
 
-    monkeypatch.setattr(ev, "_greedy_ids", fake_ids)
+    monkeypatch.setattr(generate, "_greedy_ids", fake_ids)
     cfg = from_dict(_multi_turn_raw(tiny_run, tmp_path / "run"))
     metrics = ev.evaluate(cfg, None, tmp_path / "eval")
     assert metrics["rollout"] == "multi_turn" and metrics["n"] == 5
@@ -336,8 +338,8 @@ def test_warm_start_conversations_search_then_answer(
 ) -> None:
     from trl.chat_template_utils import parse_response
 
-    from grpo_rag.bootstrap import BootstrapConfig, search_conversations
-    from grpo_rag.data import load_qa
+    from grpo_rag.data.io import load_qa
+    from grpo_rag.demo.bootstrap import BootstrapConfig, search_conversations
 
     corpus = load_corpus(str(tiny_corpus_path))
     qa = load_qa(str(tiny_qa_path), set(corpus["id"])).select(range(4))
@@ -345,7 +347,7 @@ def test_warm_start_conversations_search_then_answer(
     prompts, completions = search_conversations(
         qa,
         retriever,
-        SearchSettings(k=2, max_calls=2),
+        SearchOptions(k=2, max_calls=2),
         tok,
         dict(zip(corpus["id"], corpus["text"], strict=True)),
         cfg,
@@ -365,7 +367,7 @@ def test_warm_start_conversations_search_then_answer(
 
 
 def test_multi_turn_bootstrap_saves_the_tool_template(tiny_run: dict[str, Any], tmp_path: Path) -> None:
-    from grpo_rag.bootstrap import bootstrap
+    from grpo_rag.demo.bootstrap import bootstrap
 
     raw = copy.deepcopy(tiny_run)
     raw["model"]["name_or_path"] = str(tmp_path / "model")

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
-from grpo_rag.data import load_corpus, load_qa
+from grpo_rag.data.io import load_corpus, load_qa
 from grpo_rag.errors import DataError
-from grpo_rag.prepare import PromptOptions, attach_context, select_questions
-from grpo_rag.retrieval import BM25Retriever
+from grpo_rag.pipeline.prepare import PromptOptions, attach_context, select_questions
+from grpo_rag.retrieval.bm25 import BM25Retriever
 
 
 def _qa(counts: dict[str, int]) -> Dataset:

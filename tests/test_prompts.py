@@ -1,10 +1,10 @@
-"""Tests for grpo_rag.prompts: passage numbering, titles, plain vs chat prompts, closed-book, targets."""
+"""Tests for grpo_rag.prompts.templates: passage numbering, titles, plain vs chat prompts, closed-book, targets."""
 
 from __future__ import annotations
 
 import pytest
 
-from grpo_rag.prompts import (
+from grpo_rag.prompts.templates import (
     ABSTAIN_ANSWER,
     CLOSED_BOOK_INSTRUCTIONS,
     INSTRUCTIONS,
@@ -12,7 +12,7 @@ from grpo_rag.prompts import (
     format_passages,
     format_target,
 )
-from grpo_rag.scoring import parse_completion
+from grpo_rag.rewards.scoring import parse_completion
 
 
 def test_format_passages_numbers_from_one_with_titles() -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from grpo_rag.data import load_corpus
+from grpo_rag.data.io import load_corpus
 from grpo_rag.errors import GrpoRagError, IndexMismatchError
-from grpo_rag.retrieval import (
+from grpo_rag.retrieval.bm25 import (
     MANIFEST,
     BM25Retriever,
     Hit,

@@ -1,4 +1,4 @@
-"""Tests for the reward registry and plug-ins: `rewards.resolve`, `rewards.available`, `reward_binding`."""
+"""Tests for the reward registry and plug-ins: `registry.resolve`, `registry.available`, `binding`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from grpo_rag import rewards
 from grpo_rag.errors import RewardError
-from grpo_rag.reward_binding import build_reward_funcs
-from grpo_rag.rewards import available, resolve
+from grpo_rag.rewards import builtin as rewards
+from grpo_rag.rewards.binding import build_reward_funcs
+from grpo_rag.rewards.registry import available, resolve
 
 REPO = Path(__file__).resolve().parents[1]
 BUILTINS = ("exact_match", "f1", "char_similarity", "format", "grounded", "citation", "abstain", "length")
@@ -85,7 +85,7 @@ def test_unknown_name_lists_known_and_closest() -> None:
 
 
 def test_resolve_module_function() -> None:
-    assert resolve("grpo_rag.rewards:f1") is rewards.f1
+    assert resolve("grpo_rag.rewards.builtin:f1") is rewards.f1
     with pytest.raises(RewardError, match="no_such_pkg.mod:fn"):
         resolve("no_such_pkg.mod:fn")
 
@@ -207,7 +207,7 @@ def test_example_plugins_load_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_non_finite_and_non_numeric_rewards_are_errors(values: object, match: str) -> None:
-    from grpo_rag.reward_binding import BoundReward
+    from grpo_rag.rewards.binding import BoundReward
 
     fn = BoundReward(lambda prompts, completions, **kw: values, {}, "bad")
     with pytest.raises(RewardError, match=match):
@@ -225,7 +225,7 @@ def _slow(prompts: object, completions: object, **kw: object) -> list[float | No
 
 
 def test_raising_plugin_stops_or_skips() -> None:
-    from grpo_rag.reward_binding import BoundReward
+    from grpo_rag.rewards.binding import BoundReward
 
     with pytest.raises(RewardError, match="reward 'boom' raised ZeroDivisionError: plug-in bug"):
         BoundReward(_boom, {}, "boom")(prompts=["p"], completions=["c"])
@@ -238,7 +238,7 @@ def test_raising_plugin_stops_or_skips() -> None:
 
 def test_hanging_plugin_times_out() -> None:
 
-    from grpo_rag.reward_binding import BoundReward
+    from grpo_rag.rewards.binding import BoundReward
 
     start = time.monotonic()
     with pytest.raises(RewardError, match="reward 'slow' took longer than its timeout_s=0.2"):

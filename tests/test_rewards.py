@@ -1,4 +1,4 @@
-"""Tests for grpo_rag.rewards' built-ins on hand-made and adversarial cases (registry: test_reward_plugins)."""
+"""Tests for the built-in rewards (grpo_rag.rewards.builtin) on hand-made and adversarial cases (registry: test_reward_plugins)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from grpo_rag import rewards
 from grpo_rag.errors import RewardError
-from grpo_rag.rewards import resolve
-from grpo_rag.scoring import normalize_answer
+from grpo_rag.rewards import builtin as rewards
+from grpo_rag.rewards.registry import resolve
+from grpo_rag.rewards.scoring import normalize_answer
 
 PASSAGES = [
     "The turbine at Kelso delivers 480 kW at full load and was built in 1998.",

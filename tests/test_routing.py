@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from grpo_rag.data import load_corpus
+from grpo_rag.data.io import load_corpus
 from grpo_rag.errors import ConfigError, GrpoRagError
-from grpo_rag.retrieval import BM25Retriever
-from grpo_rag.routing import (
+from grpo_rag.retrieval.bm25 import BM25Retriever
+from grpo_rag.retrieval.routing import (
     BM25Router,
     NaiveBayesRouter,
     fit_router,

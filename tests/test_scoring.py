@@ -1,4 +1,4 @@
-"""Tests for grpo_rag.scoring: normalisation, EM/F1, the completion parser, grounding and citations."""
+"""Tests for grpo_rag.rewards.scoring: normalisation, EM/F1, the completion parser, grounding and citations."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grpo_rag.errors import RewardError
-from grpo_rag.prompts import format_target
-from grpo_rag.scoring import (
+from grpo_rag.prompts.templates import format_target
+from grpo_rag.rewards.scoring import (
     Parsed,
     citation_scores,
     completion_text,

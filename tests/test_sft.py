@@ -11,13 +11,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from grpo_rag.config import from_dict
-from grpo_rag.data import load_corpus, load_qa
+from grpo_rag.data.io import load_corpus, load_qa
 from grpo_rag.errors import ConfigError
-from grpo_rag.prepare import PromptOptions, attach_context
-from grpo_rag.retrieval import BM25Retriever
-from grpo_rag.scoring import parse_completion
-from grpo_rag.sft import SFTSettings, sft_dataset, train_sft
+from grpo_rag.pipeline.prepare import PromptOptions, attach_context
+from grpo_rag.retrieval.bm25 import BM25Retriever
+from grpo_rag.rewards.scoring import parse_completion
+from grpo_rag.sections import from_dict
+from grpo_rag.training.sft import SFTOptions, sft_dataset, train_sft
 
 
 @pytest.mark.parametrize("context", ["closed_book", "retrieved"])
@@ -25,7 +25,7 @@ def test_sft_trains_lora_only(tiny_run: dict[str, Any], tmp_path: Path, context:
     cfg = from_dict(copy.deepcopy(tiny_run))
     base_file = Path(cfg.model.name_or_path) / "model.safetensors"
     base_before = load_file(str(base_file))
-    settings = SFTSettings(steps=3, learning_rate=0.05, batch_size=2, context=context)  # type: ignore[arg-type]
+    settings = SFTOptions(steps=3, learning_rate=0.05, batch_size=2, context=context)  # type: ignore[arg-type]
     summary = train_sft(cfg, settings, tmp_path / "run")
     assert summary["steps"] == 3 and summary["context"] == context
     assert 0 < summary["trainable_params"] < summary["total_params"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grpo_rag.data import load_corpus, load_qa
-from grpo_rag.prepare import PromptOptions, attach_context
-from grpo_rag.retrieval import BM25Retriever
-from grpo_rag.synth import SynthConfig, generate, write_demo_data
+from grpo_rag.data.io import load_corpus, load_qa
+from grpo_rag.demo.synth import SynthConfig, generate, write_demo_data
+from grpo_rag.pipeline.prepare import PromptOptions, attach_context
+from grpo_rag.retrieval.bm25 import BM25Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
 

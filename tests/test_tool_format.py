@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from grpo_rag.modeling import load_tokenizer
-from grpo_rag.prompts import build_prompt, build_search_prompt
-from grpo_rag.tool_format import TOOL_CHAT_TEMPLATE, install_tool_template
+from grpo_rag.prompts.templates import build_prompt, build_search_prompt
+from grpo_rag.prompts.tool_format import TOOL_CHAT_TEMPLATE, install_tool_template
+from grpo_rag.training.modeling import load_tokenizer
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from grpo_rag.config import from_dict, load_config
 from grpo_rag.errors import ConfigError
-from grpo_rag.train import last_checkpoint, train
+from grpo_rag.sections import from_dict, load_config
+from grpo_rag.training.grpo import last_checkpoint, train
 
 
 def _cfg(tiny_run: dict[str, Any], out: Path, **training: Any):
@@ -133,7 +133,7 @@ def test_training_and_eval_make_no_network_calls(
 ) -> None:
     import socket
 
-    from grpo_rag.evaluate import evaluate
+    from grpo_rag.evaluation.evaluate import evaluate
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError(f"network access attempted: {args[1:]!r}")
@@ -147,7 +147,7 @@ def test_training_and_eval_make_no_network_calls(
 
 
 def test_counterfactual_fraction_swaps_training_answers(tiny_run: dict[str, Any], tmp_path: Path) -> None:
-    from grpo_rag.train import build_trainer
+    from grpo_rag.training.grpo import build_trainer
 
     raw = copy.deepcopy(tiny_run)
     raw["training"]["output_dir"] = str(tmp_path / "run")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from grpo_rag.retrieval import BM25Retriever
+from grpo_rag.retrieval.bm25 import BM25Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_shipped_twohop_data_is_what_the_generator_writes(tmp_path: Path) -> None:
-    from grpo_rag.twohop import write_twohop_data
+    from grpo_rag.demo.twohop import write_twohop_data
 
     assert write_twohop_data(tmp_path) == {
         "twohop_passages": 12300,
@@ -24,7 +24,7 @@ def test_shipped_twohop_data_is_what_the_generator_writes(tmp_path: Path) -> Non
 
 
 def test_twohop_needs_two_searches_and_heldout_entities_are_unseen() -> None:
-    from grpo_rag.twohop import TwoHopConfig, generate_twohop, gold_queries
+    from grpo_rag.demo.twohop import TwoHopConfig, generate_twohop, gold_queries
 
     corpus, train, heldout = generate_twohop(TwoHopConfig(seed=2, train_families=6, heldout_families=3))
     assert {g for q in train for g in q["gold_ids"]}.isdisjoint({g for q in heldout for g in q["gold_ids"]})

@@ -1,0 +1,58 @@
+"""The `compare` config section: which arms `grpo-rag compare` runs, with supervised and freshness settings.
+
+Torch-free, so that loading a config stays light; the CLI registers the section.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from grpo_rag.errors import ConfigError
+
+SECTION = "compare"
+
+#: The arms `grpo-rag compare` can run, in report order.
+COMPARE_ARMS = ("closed_book_ft", "rag", "raft", "rag_grpo", "hybrid")
+
+
+@dataclass
+class CompareConfig:
+    """`grpo-rag compare`: which arms run and the supervised / freshness settings (GRPO uses `training`).
+
+    Arms: closed_book_ft (supervised LoRA, no passages), rag (the untrained model with BM25 passages),
+    raft (supervised LoRA on retrieved passages, distractors included), rag_grpo (`grpo-rag train`),
+    hybrid (raft's adapter, then GRPO continuing from it).
+    """
+
+    arms: list[str] = field(default_factory=lambda: list(COMPARE_ARMS))
+    sft_steps: int = 300  # optimizer steps of each supervised arm (closed_book_ft, raft)
+    sft_learning_rate: float = 2e-3
+    sft_batch_size: int = 16
+    shuffle_passages: bool = True  # raft: shuffle passage order per example, so [1] is not a shortcut
+    # Change the demo KB (grpo_rag/synth.py: new values for some trained facts, new entities), re-index
+    # without retraining and score every arm on the changed facts. Needs demo data; false for other data.
+    freshness: bool = True
+    updated_facts_per_domain: int = 30  # freshness: training facts that get a new value, per domain
+    new_families_per_domain: int = 5  # freshness: new entity families (3 entities each) per domain
+    freshness_seed: int = 1
+
+    def __post_init__(self) -> None:
+        for arm in self.arms:
+            if arm not in COMPARE_ARMS:
+                close = difflib.get_close_matches(arm, COMPARE_ARMS, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ConfigError(
+                    f"compare.arms: unknown arm '{arm}'{hint}; known: {', '.join(COMPARE_ARMS)}"
+                )
+        if not self.arms:
+            raise ConfigError("compare.arms: expected at least one arm")
+        if "hybrid" in self.arms and "raft" not in self.arms:
+            raise ConfigError("compare.arms: 'hybrid' continues from the 'raft' adapter; add 'raft'")
+        for name in ("sft_steps", "sft_batch_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"compare.{name}: expected a positive integer")
+        if self.sft_learning_rate <= 0:
+            raise ConfigError("compare.sft_learning_rate: expected a positive number")
+        if self.updated_facts_per_domain < 0 or self.new_families_per_domain < 0:
+            raise ConfigError("compare: updated_facts_per_domain and new_families_per_domain must be >= 0")

@@ -1,0 +1,106 @@
+"""Trainer callbacks of a GRPO run: metrics appended as they are logged, a guard against NaN/inf, a summary line.
+
+They use transformers' callback hooks only, so they work under `accelerate launch` as under one process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
+
+from grpo_rag.data.io import write_atomic
+
+
+class MetricsFile(TrainerCallback):
+    """Appends one JSON object per logging step to metrics.jsonl, flushed at once (a crash loses nothing)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        row = {"step": state.global_step, "time": round(time.time(), 3), **logs}
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+class NonFiniteGuard(TrainerCallback):
+    """Stops the run when the loss, gradient norm or a trainable weight is NaN/inf, before it is saved.
+
+    The checkpoint of that step is not written, so the last checkpoint on disk is the last good one.
+    """
+
+    def __init__(self) -> None:
+        self.bad: str | None = None
+
+    def _stop(self, control: Any, what: str) -> None:
+        self.bad = self.bad or what
+        control.should_training_stop = True
+        control.should_save = False
+
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+        if model is None:
+            return
+        for name, param in model.named_parameters():
+            if param.requires_grad and not torch.isfinite(param).all():
+                self._stop(control, f"trainable weight {name} became non-finite at step {state.global_step}")
+                return
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        for key in ("loss", "grad_norm"):
+            value = (logs or {}).get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                self._stop(control, f"{key} became {value} at step {state.global_step}")
+
+
+class SummaryLine(ProgressCallback):
+    """The progress bar, with one short line per logging step instead of the raw log dict."""
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        if not state.is_world_process_zero or self.training_bar is None or not logs:
+            return
+        parts = [f"step {state.global_step}/{state.max_steps}"]
+        if "reward" in logs:
+            parts.append(f"reward {logs['reward']:.3f}±{logs.get('reward_std', 0.0):.2f}")
+        for key, value in logs.items():
+            if key.startswith("rewards/") and key.endswith("/mean"):
+                parts.append(f"{key[8:-5]} {value:.3f}")
+        for key, label in (
+            ("completions/mean_length", "len"),
+            ("kl", "kl"),
+            ("step_time", "s/step"),
+            ("loss", "loss"),
+            ("train_loss", "final loss"),
+        ):
+            if key in logs and isinstance(logs[key], (int, float)):
+                parts.append(f"{label} {logs[key]:.3g}")
+        self.training_bar.write(" | ".join(parts))
+
+
+def trim_metrics(path: Path, upto_step: int) -> None:
+    """On resume, drop metric rows logged after the checkpoint we continue from (they will be redone)."""
+    if not path.is_file():
+        return
+    keep = [
+        line
+        for line in path.read_text().splitlines()
+        if line.strip() and json.loads(line).get("step", 0) <= upto_step
+    ]
+    write_atomic(path, "".join(f"{line}\n" for line in keep))

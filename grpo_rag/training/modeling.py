@@ -1,0 +1,143 @@
+"""Load a causal LM and its tokenizer from a local directory or hub id, and optionally a LoRA adapter.
+
+One loader for training, evaluation and the bootstrapped model, so a tiny local model and a real hub
+model go through the same code. Local directories load with the hub switched off (no network).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grpo_rag.config import ModelConfig
+from grpo_rag.errors import ConfigError
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _quiet_transformers() -> None:
+    """Keep library chatter (advisory warnings) out of the user's terminal; errors still show."""
+    import warnings
+
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def check_source(name_or_path: str) -> None:
+    """Fail early, with what to do, when a model path is neither a model folder nor a plausible hub id."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model.name_or_path: {path} has no config.json; is it a model directory?")
+        return
+    looks_local = name_or_path.startswith((".", "/", "~")) or path.parts[:1] in (("models",), ("runs",))
+    if looks_local or name_or_path.count("/") > 1:
+        raise ConfigError(
+            f"model.name_or_path: {name_or_path!r} is not a directory. Build the embedded model with "
+            "`grpo-rag bootstrap CONFIG`, or give a hub id whose weights are in the local cache."
+        )
+
+
+def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> Any:
+    """Tokenizer with a pad token (EOS when the model has none) and left padding for generation."""
+    from transformers import AutoTokenizer
+
+    _quiet_transformers()
+    tok = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return tok
+
+
+def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
+    """(model, tokenizer) for `cfg`; raises ConfigError when the model cannot be found offline."""
+    from transformers import AutoModelForCausalLM
+
+    check_source(cfg.name_or_path)
+    _quiet_transformers()
+    dtype: Any = "auto" if cfg.dtype == "auto" else _DTYPES[cfg.dtype]
+    try:
+        tok = load_tokenizer(cfg.name_or_path, cfg.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            cfg.name_or_path, dtype=dtype, trust_remote_code=cfg.trust_remote_code
+        )
+    except OSError as exc:
+        raise ConfigError(f"model.name_or_path: cannot load {cfg.name_or_path!r}: {exc}") from None
+    if not torch.cuda.is_available() and model.dtype == torch.float16:
+        model = model.float()  # fp16 matmuls are not supported on every CPU
+    return model, tok
+
+
+def uses_chat(tokenizer: Any, mode: str) -> bool:
+    """Whether prompts are conversational: `auto` follows the tokenizer's chat template."""
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if mode == "always" and not has_template:
+        raise ConfigError("model.chat_template: 'always' but the tokenizer has no chat template")
+    return mode == "always" or (mode == "auto" and has_template)
+
+
+def adapter_dir(checkpoint: str | Path) -> Path | None:
+    """The adapter folder for a run dir (`adapter/`), an adapter or `checkpoint-*` dir; None for a full model."""
+    path = Path(checkpoint)
+    for cand in (path / "adapter", path):
+        if (cand / "adapter_config.json").is_file():
+            return cand
+    if (path / "config.json").is_file():
+        return None
+    raise ConfigError(
+        f"--checkpoint: {path} holds neither a LoRA adapter nor a model (no adapter_config.json)"
+    )
+
+
+def load_adapter(model: Any, checkpoint: str | Path, *, trainable: bool) -> Any:
+    """`model` wrapped with the LoRA adapter found at `checkpoint` (run, adapter or checkpoint-N folder)."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(check_adapter(checkpoint)), is_trainable=trainable)
+
+
+def check_adapter(checkpoint: str | Path, field: str = "--checkpoint") -> Path:
+    """The LoRA adapter folder at `checkpoint`; ConfigError naming `field` when there is none."""
+    path = Path(checkpoint)
+    adapter = next((c for c in (path / "adapter", path) if (c / "adapter_config.json").is_file()), None)
+    if adapter is None:
+        raise ConfigError(f"{field}: {path} holds no LoRA adapter (no adapter_config.json)")
+    return adapter
+
+
+def load_for_inference(cfg: ModelConfig, checkpoint: str | Path | None) -> tuple[Any, Any]:
+    """Base model from `cfg`, plus the adapter found at `checkpoint` (or a full model there); eval mode."""
+    adapter = adapter_dir(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None and adapter is None:
+        cfg = ModelConfig(**{**cfg.__dict__, "name_or_path": str(checkpoint)})
+    model, tok = load_model(cfg)
+    if adapter is not None:
+        model = load_adapter(model, adapter, trainable=False)
+    model.eval()
+    return model, tok
+
+
+def adapter_info(adapter: Path) -> dict[str, Any]:
+    """Size on disk and settings of a saved adapter."""
+    files = [p for p in adapter.iterdir() if p.is_file()]
+    conf = json.loads((adapter / "adapter_config.json").read_text())
+    return {
+        "bytes": sum(p.stat().st_size for p in files if p.suffix == ".safetensors"),
+        "r": conf.get("r"),
+        "base_model": conf.get("base_model_name_or_path"),
+    }
+
+
+def trainable_parameters(model: Any) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), total

@@ -1,0 +1,141 @@
+"""Supervised LoRA fine-tuning (TRL `SFTTrainer` + peft) on gold completions, closed-book or with passages.
+
+`grpo-rag compare` uses it for its fine-tuning arms: closed-book (no passages, so the model has to store
+the facts in the adapter) and RAFT-style (BM25 passages with their distractors, reshuffled each epoch,
+the target citing the gold passage). Prompts, targets, LoRA settings and the run folder (`adapter/`,
+`metrics.jsonl`, `train_summary.json`) are the toolkit's own, shared with GRPO training.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+from transformers import set_seed
+
+from grpo_rag.config import RunConfig
+from grpo_rag.data.io import write_atomic
+from grpo_rag.pipeline.prepare import (
+    Context,
+    PromptOptions,
+    gold_completion,
+    prepare_split,
+    prompt_options,
+    shuffled_passages,
+)
+from grpo_rag.training.callbacks import MetricsFile
+from grpo_rag.training.modeling import (
+    check_source,
+    load_model,
+    load_tokenizer,
+    trainable_parameters,
+    uses_chat,
+)
+from grpo_rag.training.parts import lora_config
+from grpo_rag.training.run_dir import ADAPTER_DIR, METRICS_FILE, save_adapter
+
+
+@dataclass(frozen=True)
+class SFTOptions:
+    """One supervised run: how long, how fast, and which prompts (closed-book or retrieved passages)."""
+
+    steps: int
+    learning_rate: float
+    batch_size: int
+    context: Context = "retrieved"
+    shuffle_passages: bool = True  # reshuffle the passage order of each example every epoch
+    seed: int = 0
+
+
+def sft_dataset(
+    prepared: Dataset, epochs: int, *, shuffle: bool, options: PromptOptions, seed: int
+) -> Dataset:
+    """Prompt/completion pairs (TRL's format) for `epochs` passes over the prepared rows.
+
+    The target is `prepare.gold_completion`: the first gold answer, citing the retrieved gold passages
+    (none when retrieval missed them or the prompt is closed-book).
+    """
+    rng = random.Random(seed)
+    prompts: list[Any] = []
+    completions: list[Any] = []
+    for _ in range(epochs):
+        for row in prepared:
+            if shuffle and row["passages"]:
+                row = shuffled_passages(row, rng, options)
+            target = gold_completion(row["answers"], row["passage_ids"], row["gold_ids"], row["answerable"])
+            prompts.append(row["prompt"])
+            completions.append([{"role": "assistant", "content": target}] if options.chat else target)
+    return Dataset.from_dict({"prompt": prompts, "completion": completions})
+
+
+def train_sft(
+    cfg: RunConfig, settings: SFTOptions, out_dir: str | Path, *, overwrite: bool = False
+) -> dict[str, Any]:
+    """Train a LoRA adapter with SFTTrainer into `out_dir/adapter`; returns (and writes) a summary."""
+    from trl import SFTConfig, SFTTrainer
+
+    from grpo_rag.errors import ConfigError
+
+    out = Path(out_dir)
+    if (out / ADAPTER_DIR).exists():
+        if not overwrite:
+            raise ConfigError(f"{out} holds a previous run; pass --overwrite to replace it")
+        shutil.rmtree(out / ADAPTER_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / METRICS_FILE).unlink(missing_ok=True)
+    set_seed(settings.seed)  # before peft draws the LoRA initial weights
+    check_source(cfg.model.name_or_path)
+    chat = uses_chat(
+        load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code), cfg.model.chat_template
+    )
+    options = prompt_options(cfg, chat, settings.context)
+    prepared = prepare_split(cfg, cfg.data.train, options, out / "prepared-train", cfg.data.max_train_samples)
+    epochs = max(1, -(-settings.steps * settings.batch_size // max(1, len(prepared))))
+    dataset = sft_dataset(
+        prepared, epochs, shuffle=settings.shuffle_passages, options=options, seed=settings.seed
+    )
+    model, tok = load_model(cfg.model)
+    args = SFTConfig(
+        output_dir=str(out),
+        max_steps=settings.steps,
+        per_device_train_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=max(1, settings.steps // 20),
+        logging_steps=max(1, settings.steps // 10),
+        save_strategy="no",
+        report_to="none",
+        seed=settings.seed,
+        max_length=None,  # never cut a long RAFT prompt: truncation would drop the target at its end
+        dataloader_num_workers=0,
+        **({} if torch.cuda.is_available() else {"use_cpu": True, "bf16": False}),
+    )
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=lora_config(cfg)
+    )
+    trainer.add_callback(MetricsFile(out / METRICS_FILE))
+    trainable, total = trainable_parameters(trainer.model)
+    start = time.time()
+    trainer.train()
+    seconds = time.time() - start
+    adapter = save_adapter(trainer, out)
+    summary = {
+        "output_dir": str(out),
+        "adapter": str(adapter),
+        "steps": trainer.state.global_step,
+        "train_seconds": round(seconds, 2),
+        "trainable_params": trainable,
+        "total_params": total,
+        "context": settings.context,
+        "examples": len(dataset),
+        "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
+    }
+    write_atomic(out / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
