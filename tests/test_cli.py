@@ -115,3 +115,21 @@ def test_stray_words_are_still_refused(capsys: pytest.CaptureFixture) -> None:
     assert "unrecognized arguments: oops" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_args(["rewards", "a.b=1"])
+
+
+def test_every_command_takes_its_config_first_and_the_old_flag_still_works(
+    tiny_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from grpo_rag.cli import parse_args
+
+    config = str(_write_config(tiny_run, tmp_path))
+    for cmd in ("bootstrap", "train", "eval", "train-experts", "compare", "route-train"):
+        extra = ["--out", "x"] if cmd == "route-train" else []
+        args = parse_args([cmd, config, *extra, "retrieval.k=1"])
+        assert args.config == config and args.overrides == ["retrieval.k=1"], cmd
+    old = parse_args(["eval", "--config", config, "retrieval.k=1", "--limit", "2"])
+    assert old.config == config and old.overrides == ["retrieval.k=1"] and old.limit == 2
+    assert "deprecated" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["eval", "--limit", "2"])
+    assert "the config is required" in capsys.readouterr().err

@@ -132,3 +132,22 @@ def test_train_experts_cli_trains_shared_and_one_per_domain(tiny_run: dict[str, 
     assert resolved["data"]["domains"] == ["mobility"]
     prepared = json.loads((tmp_path / "experts" / "mobility" / "train_summary.json").read_text())
     assert prepared["steps"] == 1
+
+
+def test_expert_and_plain_evaluation_write_the_same_keys(
+    tiny_run: dict[str, Any], tmp_path: Path, experts_dir: Path
+) -> None:
+    """Both go through `evaluate_model`: same metric keys, the experts path adds only the adapter counts."""
+    from grpo_rag.evaluation.evaluate import evaluate, eval_prompts
+    from grpo_rag.studies.experts import evaluate_with_adapters
+
+    cfg = from_dict(copy.deepcopy(tiny_run))
+    plain = evaluate(cfg, None, tmp_path / "plain")
+    model, tok, names = load_experts(cfg, experts_dir)
+    prepared, context = eval_prompts(cfg, tok)
+    experts = evaluate_with_adapters(
+        cfg, model, tok, prepared, assign_adapters(prepared, "oracle", names), tmp_path / "exp", "experts"
+    )
+    assert set(plain) == set(experts) and plain["adapters"] is None
+    assert sum(experts["adapters"].values()) == experts["n"] == plain["n"]
+    assert experts["context"] == plain["context"] == context == "retrieved"

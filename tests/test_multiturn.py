@@ -379,3 +379,21 @@ def test_multi_turn_bootstrap_saves_the_tool_template(tiny_run: dict[str, Any], 
     assert len(tok("<search>", add_special_tokens=False)["input_ids"]) == 1
     # The single-shot embedded model is unchanged: plain text, no template.
     assert not load_tokenizer(tiny_run["model"]["name_or_path"]).chat_template
+
+
+def test_dry_run_builds_what_train_builds_for_multi_turn(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    """`--dry-run` and `train` share `build_parts`: search prompts, the tool-call limit, the column hook."""
+    from grpo_rag.training.dry_run import dry_run
+    from grpo_rag.training.grpo import build_trainer
+    from grpo_rag.training.parts import build_parts
+
+    cfg = from_dict(_multi_turn_raw(tiny_run, tmp_path / "run"))
+    parts = build_parts(cfg, chat=False)
+    assert parts.multi_turn and parts.options.context == "search" and parts.options.chat
+    assert parts.args.max_tool_calling_iterations == 2
+    assert all(f.column_hook is rollout_columns for f in parts.reward_funcs)
+    data = next(c for c in dry_run(cfg) if c.what == "data")
+    assert "multi-turn search prompts (up to 2 search calls, top-1" in data.detail
+    trainer, _ = build_trainer(cfg)
+    assert trainer.train_dataset[0]["passages"] == []  # the prompt holds the question; search finds passages
+    assert all(f.column_hook is rollout_columns for f in trainer.reward_funcs)

@@ -263,3 +263,27 @@ def test_domain_weights_scale_each_sample_by_its_domain(plugin_file: Path) -> No
     assert weights == [1.0]
     with pytest.raises(RewardError, match="no 'domain' column"):
         funcs[0](prompts=["p"], completions=["c"])
+
+
+def test_async_plugin_gets_the_column_hook_and_its_timeout(tmp_path: Path) -> None:
+    """An async reward sees the rewritten columns (multi-turn passages) and obeys timeout_s, like a sync one."""
+    plugin = tmp_path / "slow.py"
+    plugin.write_text(
+        "import asyncio\n\n"
+        "async def seen(prompts, completions, passages, **kw):\n"
+        "    return [float(len(p)) for p in passages]\n\n"
+        "async def slow(prompts, completions, **kw):\n"
+        "    await asyncio.sleep(5)\n"
+        "    return [1.0] * len(completions)\n"
+    )
+
+    def hook(completions: Any, columns: Any) -> dict[str, Any]:
+        return {**columns, "passages": [["a", "b", "c"]] * len(completions)}
+
+    (fn,), _ = build_reward_funcs([Spec(f"{plugin}:seen")], hook)
+    assert asyncio.run(fn(prompts=["p"], completions=["c"], passages=[[]])) == [3.0]
+    spec = Spec(f"{plugin}:slow")
+    spec.timeout_s = 0.05  # type: ignore[attr-defined]
+    (fn,), _ = build_reward_funcs([spec])
+    with pytest.raises(RewardError, match="took longer than its timeout_s=0.05"):
+        asyncio.run(fn(prompts=["p"], completions=["c"]))
