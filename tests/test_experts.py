@@ -138,7 +138,7 @@ def test_expert_and_plain_evaluation_write_the_same_keys(
     tiny_run: dict[str, Any], tmp_path: Path, experts_dir: Path
 ) -> None:
     """Both go through `evaluate_model`: same metric keys, the experts path adds only the adapter counts."""
-    from grpo_rag.evaluation.evaluate import evaluate, eval_prompts
+    from grpo_rag.evaluation.evaluate import eval_prompts, evaluate
     from grpo_rag.studies.experts import evaluate_with_adapters
 
     cfg = from_dict(copy.deepcopy(tiny_run))
