@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from grpo_rag.scoring import completion_text, parse_completion
+from grpo_rag.rewards.scoring import completion_text, parse_completion
 
 
 def short_answer(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from grpo_rag.scoring import completion_text, normalize_answer, parse_completion
+from grpo_rag.rewards.scoring import completion_text, normalize_answer, parse_completion
 
 
 def mentions_domain_term(
