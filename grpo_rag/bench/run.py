@@ -9,7 +9,7 @@ Sections (all from one run, on one machine):
   without a PPO-style critic of the policy's size; trainable parameter share;
 - throughput: generated tokens/s in rollouts vs group size and completion length.
 Each measurement runs in its own child process so that its peak RSS is its own; `--quick` (a smoke run
-on tiny inputs, used by tests/test_bench.py) runs them in-process, so its memory figures mean little.
+on tiny inputs, used by tests/bench/test_bench.py) runs them in-process, so its memory figures mean little.
 Measurements: grpo_rag/bench/tasks.py; report: grpo_rag/bench/report.py.
 Usage: python -m grpo_rag.bench [--quick] [--out bench] [--only retrieval,overhead,memory,throughput]
 """

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grpo_rag.data.io import write_jsonl
-from grpo_rag.demo.synth import TAGS, Attribute, DomainSpec, SynthConfig, entity_name, pseudo_word
+from grpo_rag.demo.synth import TAGS, Attribute, DomainSpec, SynthOptions, entity_name, pseudo_word
 
 
 @dataclass
@@ -44,14 +44,14 @@ def change_kb(
     updated_per_domain: int,
     new_families_per_domain: int,
     seed: int = 1,
-    synth: SynthConfig | None = None,
+    synth: SynthOptions | None = None,
 ) -> ChangedKB:
     """Deterministically change a demo KB: update `updated_per_domain` facts asked about in `qa` (new values,
     same questions) and add `new_families_per_domain` new entity families per domain.
 
     Raises ValueError when the corpus is not demo data (ids `domain:Family-Tag:attribute`).
     """
-    synth = synth or SynthConfig()
+    synth = synth or SynthOptions()
     specs = {s.domain: s for s in synth.domains}
     rng = random.Random(seed)
     texts = {row["id"]: row for row in corpus}

@@ -229,7 +229,7 @@ def default_domains(seed: int = 7) -> list[DomainSpec]:
 
 
 @dataclass
-class SynthConfig:
+class SynthOptions:
     """Size and seed of the generated knowledge base."""
 
     seed: int = 0
@@ -243,7 +243,7 @@ def entity_name(family: str, tag: str) -> str:
     return f"{family}-{tag}"
 
 
-def generate(cfg: SynthConfig) -> tuple[list[dict], list[dict], list[dict]]:
+def generate(cfg: SynthOptions) -> tuple[list[dict], list[dict], list[dict]]:
     """Return (corpus rows, train QA rows, held-out QA rows) in the toolkit's JSONL formats."""
     rng = random.Random(cfg.seed)
     corpus: list[dict] = []
@@ -296,6 +296,6 @@ def write_kb(
     return {f"{prefix}passages": len(corpus), f"{prefix}train": len(train), f"{prefix}heldout": len(heldout)}
 
 
-def write_demo_data(out_dir: str | Path, cfg: SynthConfig | None = None) -> dict[str, int]:
+def write_demo_data(out_dir: str | Path, cfg: SynthOptions | None = None) -> dict[str, int]:
     """Generate the demo knowledge base into `out_dir` (corpus.jsonl, train.jsonl, heldout.jsonl)."""
-    return write_kb(out_dir, *generate(cfg or SynthConfig()))
+    return write_kb(out_dir, *generate(cfg or SynthOptions()))

@@ -14,7 +14,7 @@ from grpo_rag.demo.synth import TAGS, entity_name, pseudo_names, pseudo_word, wr
 
 
 @dataclass
-class TwoHopConfig:
+class TwoHopOptions:
     """Size and seed of the two-hop knowledge base: sites -> router models -> vendors."""
 
     seed: int = 0
@@ -32,7 +32,7 @@ def _model_name(rng: random.Random, used: set[str]) -> str:
             return name
 
 
-def generate_twohop(cfg: TwoHopConfig) -> tuple[list[dict], list[dict], list[dict]]:
+def generate_twohop(cfg: TwoHopOptions) -> tuple[list[dict], list[dict], list[dict]]:
     """Return (corpus, train, held-out) for "Which vendor makes the router of site X?".
 
     The site's router model and the model's vendor sit in different passages, and the model name is not in
@@ -105,6 +105,6 @@ def gold_queries(question_row: dict, corpus_by_id: dict[str, str]) -> list[str]:
     return [question_row["question"]]
 
 
-def write_twohop_data(out_dir: str | Path, cfg: TwoHopConfig | None = None) -> dict[str, int]:
+def write_twohop_data(out_dir: str | Path, cfg: TwoHopOptions | None = None) -> dict[str, int]:
     """Write twohop_corpus.jsonl, twohop_train.jsonl, twohop_heldout.jsonl into `out_dir`."""
-    return write_kb(out_dir, *generate_twohop(cfg or TwoHopConfig()), prefix="twohop_")
+    return write_kb(out_dir, *generate_twohop(cfg or TwoHopOptions()), prefix="twohop_")

@@ -8,7 +8,7 @@ from datasets import Dataset
 
 from grpo_rag.retrieval.bm25 import BM25Retriever
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_twohop_data_is_what_the_generator_writes(tmp_path: Path) -> None:
@@ -24,9 +24,9 @@ def test_shipped_twohop_data_is_what_the_generator_writes(tmp_path: Path) -> Non
 
 
 def test_twohop_needs_two_searches_and_heldout_entities_are_unseen() -> None:
-    from grpo_rag.demo.twohop import TwoHopConfig, generate_twohop, gold_queries
+    from grpo_rag.demo.twohop import TwoHopOptions, generate_twohop, gold_queries
 
-    corpus, train, heldout = generate_twohop(TwoHopConfig(seed=2, train_families=6, heldout_families=3))
+    corpus, train, heldout = generate_twohop(TwoHopOptions(seed=2, train_families=6, heldout_families=3))
     assert {g for q in train for g in q["gold_ids"]}.isdisjoint({g for q in heldout for g in q["gold_ids"]})
     train_text = " ".join(q["question"] for q in train)
     assert not any(q["question"].split()[-1].rstrip("?") in train_text for q in heldout)

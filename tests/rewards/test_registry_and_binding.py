@@ -16,7 +16,7 @@ from grpo_rag.rewards import builtin as rewards
 from grpo_rag.rewards.binding import build_reward_funcs
 from grpo_rag.rewards.registry import available, resolve
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUILTINS = ("exact_match", "f1", "char_similarity", "format", "grounded", "citation", "abstain", "length")
 ROW: dict[str, Any] = {
     "answers": ["480 kW"],

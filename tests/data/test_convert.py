@@ -20,7 +20,7 @@ from grpo_rag.data.convert import (
 from grpo_rag.data.io import load_corpus, load_qa, write_jsonl
 from grpo_rag.errors import DataError, GrpoRagError
 
-REAL = Path(__file__).resolve().parent.parent / "data" / "real"
+REAL = Path(__file__).resolve().parents[2] / "data" / "real"
 
 
 def _dump(path: Path, obj: Any) -> Path:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from grpo_rag.demo.synth import SynthConfig, write_demo_data
+from grpo_rag.demo.synth import SynthOptions, write_demo_data
 from grpo_rag.errors import ConfigError
 from grpo_rag.sections import from_dict
 from grpo_rag.studies.compare import LABELS, run_compare
@@ -33,7 +33,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from grpo_rag.demo.bootstrap import bootstrap
 
     root = tmp_path_factory.mktemp("compare")
-    write_demo_data(root / "data", SynthConfig(seed=0, train_families=2, heldout_families=1))
+    write_demo_data(root / "data", SynthOptions(seed=0, train_families=2, heldout_families=1))
     data = root / "data"
     raw: dict[str, Any] = {
         "model": {"name_or_path": str(root / "model")},
@@ -49,7 +49,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "rewards": [
             {"name": "exact_match"},
             {"name": "format", "weight": 0.5},
-            {"name": f"{Path(__file__).parent / 'plugins.py'}:text_hash", "weight": 0.1},
+            {"name": f"{Path(__file__).parents[1] / 'plugins.py'}:text_hash", "weight": 0.1},
         ],
         "bootstrap": dict(TINY_MODEL),
         "compare": {

@@ -21,7 +21,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _config(tiny_run: dict[str, Any], out: Path, path: Path) -> Path:

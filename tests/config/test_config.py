@@ -15,7 +15,7 @@ from grpo_rag.errors import ConfigError
 from grpo_rag.sections import from_dict, load_config
 from grpo_rag.studies.settings import CompareConfig
 
-CONFIGS = sorted(Path(__file__).resolve().parent.parent.joinpath("configs").glob("*.yaml"))
+CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
@@ -134,7 +134,7 @@ def test_counterfactual_fraction_is_a_share() -> None:
 
 def test_multidomain_config_fields() -> None:
     cfg = load_config(
-        Path(__file__).resolve().parent.parent / "configs/multidomain.yaml",
+        Path(__file__).resolve().parents[2] / "configs/multidomain.yaml",
         ["data.domains=[pubmedqa]", "routing.router=bm25"],
     )
     assert cfg.data.domains == ["pubmedqa"] and cfg.data.balance_domains is True

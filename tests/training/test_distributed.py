@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ACCELERATE_FILES = sorted((REPO / "configs" / "accelerate").glob("*.yaml"))
 
 

@@ -11,7 +11,7 @@ import pytest
 from grpo_rag.cli import main
 from grpo_rag.sections import load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RECIPES = sorted((REPO / "configs" / "recipes").glob("*.yaml"))
 
 

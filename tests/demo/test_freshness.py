@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grpo_rag.data.io import load_corpus, load_qa
-from grpo_rag.demo.synth import SynthConfig, generate
+from grpo_rag.demo.synth import SynthOptions, generate
 
 
 def _family(question_id: str) -> str:
@@ -15,7 +15,7 @@ def _family(question_id: str) -> str:
 def test_changed_kb_updates_facts_and_adds_entities(tmp_path: Path) -> None:
     from grpo_rag.demo.freshness import change_kb, write_changed_kb
 
-    corpus, train, _ = generate(SynthConfig(seed=2, train_families=3, heldout_families=1))
+    corpus, train, _ = generate(SynthOptions(seed=2, train_families=3, heldout_families=1))
     kb = change_kb(corpus, train, updated_per_domain=4, new_families_per_domain=2, seed=5)
     assert kb == change_kb(corpus, train, updated_per_domain=4, new_families_per_domain=2, seed=5)
     old = {r["id"]: r["text"] for r in corpus}
