@@ -130,7 +130,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     _write_jsonl(root / "corpus.jsonl", corpus_rows())
     _write_jsonl(root / "qa.jsonl", qa_rows())
     raw: dict[str, Any] = {
-        "model": {"name_or_path": str(root / "model")},
+        "model": {"name_or_path": str(root / "model"), "dtype": "float32"},  # the same on every CPU
         "lora": {"r": 4, "alpha": 8},
         "data": {
             "corpus": str(root / "corpus.jsonl"),

@@ -96,6 +96,10 @@ def _check_cross_fields(cfg: RunConfig) -> None:
             "routing.router: a router picks the domains per question; set retrieval.domains "
             "to null, or routing.router to null to keep the fixed domains"
         )
+    if cfg.prompt.prefill and cfg.rollout.mode == "multi_turn":
+        raise ConfigError(
+            "prompt.prefill: multi-turn rollouts start with a search call; set prompt.prefill: null"
+        )
     if cfg.training.get("reward_weights") is not None:
         raise ConfigError("training.reward_weights: set the weight on each entry of `rewards` instead")
 

@@ -22,7 +22,10 @@ class ModelConfig:
     """Which causal LM to train: a local directory (e.g. the bootstrapped model) or a hub id."""
 
     name_or_path: str = "models/tiny"  # local path or hub id; hub ids need the weights in the local cache
-    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+    # auto: on a CPU, bfloat16 when the CPU runs it natively (amx_bf16 / avx512_bf16) and a forward pass
+    # measures >= 1.3x faster than float32, else float32; on a GPU, the checkpoint's own dtype.
+    # Or float32 | bfloat16 | float16. LoRA weights stay float32 either way.
+    dtype: str = "auto"
     chat_template: str = "auto"  # auto (use it when the tokenizer has one) | always | never
     trust_remote_code: bool = False  # only for models whose code you have read
 
@@ -111,6 +114,9 @@ class PromptConfig:
 
     instructions: str | None = None  # with passages; null = the built-in `prompts.INSTRUCTIONS`
     closed_book_instructions: str | None = None  # without passages; null = `prompts.CLOSED_BOOK_INSTRUCTIONS`
+    # Text the model's turn starts with, e.g. "<answer>": prompts end with it (chat prompts are rendered with
+    # the tokenizer's template first) and every completion is scored as prefill + completion. null = none.
+    prefill: str | None = None
 
 
 @dataclass

@@ -21,7 +21,7 @@ from datasets import Dataset
 from grpo_rag.config import RunConfig
 from grpo_rag.data.io import write_atomic, write_jsonl
 from grpo_rag.evaluation.generate import generate, generate_with_search
-from grpo_rag.pipeline.prepare import Context, load_retriever, prepare_split, prompt_options
+from grpo_rag.pipeline.prepare import Context, apply_prefill, load_retriever, prepare_split, prompt_options
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rewards.scoring import score_completion
 from grpo_rag.rollout.search import SearchEnvironment, environment_factory, search_options
@@ -31,6 +31,8 @@ from grpo_rag.training.modeling import load_for_inference, uses_chat
 METRICS = (
     "exact_match",
     "f1",
+    "lenient_exact_match",
+    "lenient_f1",
     "grounded",
     "citation_precision",
     "citation_recall",
@@ -127,14 +129,11 @@ def eval_prompts(
         install_tool_template(tok)
         context = "search"
     chat = context == "search" or uses_chat(tok, cfg.model.chat_template)
+    options = prompt_options(cfg, chat, context)
     prepared = prepare_split(
-        cfg,
-        data or cfg.data.eval,
-        prompt_options(cfg, chat, context),
-        None,
-        limit if limit is not None else cfg.data.max_eval_samples,
+        cfg, data or cfg.data.eval, options, None, limit if limit is not None else cfg.data.max_eval_samples
     )
-    return prepared, context
+    return apply_prefill(prepared, tok, options.prefill), context
 
 
 def evaluate(
@@ -175,7 +174,8 @@ def evaluate_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     multi_turn = context == "search"
-    chat = multi_turn or uses_chat(tok, cfg.model.chat_template)
+    prefill = "" if multi_turn else cfg.prompt.prefill or ""  # prompts already end with it (`eval_prompts`)
+    chat = multi_turn or (uses_chat(tok, cfg.model.chat_template) and not prefill)
     groups = list(adapters) if adapters is not None else [label] * len(prepared)
     envs: list[SearchEnvironment] = []
     if multi_turn:
@@ -207,7 +207,7 @@ def evaluate_model(
                     desc=f"eval ({context})" if adapters is None else f"eval ({name})",
                 )
         for i, text in zip(rows, texts, strict=True):
-            completions[i] = text
+            completions[i] = prefill + text if prefill else text  # scored as the whole model turn
     seconds = time.time() - start
     if multi_turn:
         prepared = _with_searched_passages(prepared, envs)

@@ -20,7 +20,7 @@ from datasets import Dataset, load_from_disk
 
 from grpo_rag.data.io import load_corpus, load_qa
 from grpo_rag.errors import DataError
-from grpo_rag.prompts.templates import build_prompt, build_search_prompt, format_target
+from grpo_rag.prompts.templates import build_prompt, build_search_prompt, format_target, render_prefilled
 from grpo_rag.retrieval.bm25 import BM25Retriever
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class PromptOptions:
     top_m: int = 1  # routed questions search their router's m most likely domains
     threshold: float = 0.0  # below this top-m probability a question falls back to the pooled index
     scoring: str = "pooled"  # routed BM25 scores: "pooled" (masked pool) or "domain" (own indices)
+    prefill: str | None = None  # the model's turn starts with this text (`apply_prefill`); None = off
 
     def k_for(self, domain: str) -> int:
         return dict(self.per_domain_k).get(domain, self.k)
@@ -190,6 +191,7 @@ def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> Pr
         top_m=ro.top_m,
         threshold=ro.threshold,
         scoring=ro.scoring,
+        prefill=cfg.prompt.prefill if context != "search" else None,
     )
 
 
@@ -298,3 +300,15 @@ def prepare_split(
         os.replace(tmp, cache_dir)
         prepared = load_from_disk(str(cache_dir / "data"))
     return prepared
+
+
+def apply_prefill(prepared: Dataset, tokenizer: Any, prefill: str | None) -> Dataset:
+    """Prompts as text ending with `prefill` inside the model's turn (chat templates rendered); no-op for None.
+
+    Runs after retrieval and augmentation, where the tokenizer is at hand: TRL and `generate` then take the
+    prompts as plain text, and the completion continues the prefilled turn.
+    """
+    if not prefill:
+        return prepared
+    prompts = [render_prefilled(p, tokenizer, prefill) for p in prepared["prompt"]]
+    return prepared.remove_columns("prompt").add_column("prompt", prompts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
@@ -94,6 +95,23 @@ def build_prompt(
             {"role": "user", "content": f"{context}{question_line}"},
         ]
     return f"{instructions}\n\n{context}{question_line}\nAnswer:"
+
+
+def render_prefilled(prompt: str | list[dict[str, str]], tokenizer: Any, prefill: str) -> str:
+    """The prompt as text that ends inside the model's turn, with `prefill` already written there.
+
+    Chat messages are rendered with the tokenizer's template (generation prompt added). A leading BOS in
+    the rendered text is dropped when the tokenizer adds one itself, so it is not doubled.
+    """
+    if isinstance(prompt, str):
+        return prompt + prefill
+    text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    bos = getattr(tokenizer, "bos_token", None)
+    if bos and text.startswith(bos):
+        ids = tokenizer("x")["input_ids"]
+        if ids and ids[0] == tokenizer.bos_token_id:
+            text = text[len(bos) :]
+    return text + prefill
 
 
 def build_search_prompt(question: str) -> list[dict[str, str]]:

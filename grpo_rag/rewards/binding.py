@@ -64,8 +64,10 @@ class BoundReward:
         timeout_s: float | None = None,
         domain_weights: Mapping[str, float] | None = None,
         column_hook: ColumnHook | None = None,
+        completion_prefix: str = "",
     ):
         self.func = func
+        self.completion_prefix = completion_prefix  # `prompt.prefill`: the text the model's turn started with
         self.column_hook = column_hook  # e.g. multi-turn: the passages of every search call, not the prompt's
         self.domain_weights = dict(domain_weights or {})  # per-sample multiplier by the row's `domain`
         self.options = dict(options)
@@ -79,6 +81,7 @@ class BoundReward:
         self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
     ) -> list[float | None]:
         """Call the wrapped reward; options win over same-named columns. Failures follow `on_error`."""
+        completions = self._whole(completions)
         columns = self._columns(completions, columns)
         try:
             values = self._run(prompts=prompts, completions=completions, **{**columns, **self.options})
@@ -89,6 +92,12 @@ class BoundReward:
             return self._failed(
                 RewardError(f"reward '{self.__name__}' raised {type(exc).__name__}: {exc}"), len(completions)
             )
+
+    def _whole(self, completions: Sequence[Any]) -> Sequence[Any]:
+        """Completions as the whole model turn: the prefill the prompt ended with, then what was generated."""
+        if not self.completion_prefix:
+            return completions
+        return [self.completion_prefix + c if isinstance(c, str) else c for c in completions]
 
     def _columns(self, completions: Sequence[Any], columns: Mapping[str, Any]) -> dict[str, Any]:
         return self.column_hook(completions, columns) if self.column_hook else dict(columns)
@@ -138,6 +147,7 @@ class AsyncBoundReward(BoundReward):
         self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
     ) -> list[float | None]:
         """Await the wrapped reward; options win over same-named columns. Failures follow `on_error`."""
+        completions = self._whole(completions)
         columns = self._columns(completions, columns)
         try:
             call = self.func(prompts=prompts, completions=completions, **{**columns, **self.options})
@@ -195,11 +205,12 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def build_reward_funcs(
-    specs: Iterable[RewardSpec], column_hook: ColumnHook | None = None
+    specs: Iterable[RewardSpec], column_hook: ColumnHook | None = None, completion_prefix: str = ""
 ) -> tuple[list[BoundReward], list[float]]:
     """Resolve configured rewards into TRL `reward_funcs` and `reward_weights`, checking options now.
 
-    `column_hook` rewrites each batch's columns before every reward sees them (multi-turn search passes one).
+    `column_hook` rewrites each batch's columns before every reward sees them (multi-turn search passes one);
+    `completion_prefix` (`prompt.prefill`) is put back in front of every completion before scoring.
     Names: a built-in keeps its registered name, a plug-in its function name; repeats get `_2`, `_3`...
     in config order. Built-ins are also dry-run on an empty batch so bad option values fail here.
     """
@@ -236,6 +247,7 @@ def build_reward_funcs(
             timeout_s=timeout_s,
             domain_weights=getattr(spec, "domain_weights", None),
             column_hook=column_hook,
+            completion_prefix=completion_prefix,
         )
         if builtin:
             try:

@@ -47,25 +47,42 @@ def _answer_reward(
     columns: Mapping[str, Any],
     reward: str,
     score: Callable[[str | None, Sequence[str]], float],
+    lenient: bool = False,
 ) -> list[float | None]:
-    """`score(answer, golds)` per completion; an unanswerable question scores 1.0 iff the completion abstained."""
+    """`score(answer, golds)` per completion; an unanswerable question scores 1.0 iff the completion abstained.
+
+    `lenient`: untagged answers count too (`scoring.lenient_answer`), partial credit for a model that has not
+    learned the tags yet.
+    """
     n = len(completions)
     answers = _column(columns, "answers", n, reward=reward)
     answerable = _column(columns, "answerable", n, True, reward=reward)
+    parse = scoring.lenient_parse if lenient else scoring.parse_completion
+    parsed = [parse(scoring.completion_text(c)) for c in completions]
     return [
         score(p.answer, golds) if ok else float(p.abstained)
-        for p, golds, ok in zip(_parse_all(completions), answers, answerable, strict=True)
+        for p, golds, ok in zip(parsed, answers, answerable, strict=True)
     ]
 
 
-def exact_match(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-    """1.0 when the answer matches a gold answer after normalisation (unanswerable: 1.0 iff abstained)."""
-    return _answer_reward(completions, columns, "exact_match", scoring.exact_match)
+def exact_match(
+    prompts: Sequence[Any], completions: Sequence[Any], lenient: bool = False, **columns: Any
+) -> list[float | None]:
+    """1.0 when the answer matches a gold answer after normalisation (unanswerable: 1.0 iff abstained).
+
+    `lenient: true` also reads untagged answers (the first line of the completion).
+    """
+    return _answer_reward(completions, columns, "exact_match", scoring.exact_match, lenient)
 
 
-def f1(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-    """Token F1 between the answer and the best gold answer (unanswerable: 1.0 iff abstained)."""
-    return _answer_reward(completions, columns, "f1", scoring.f1)
+def f1(
+    prompts: Sequence[Any], completions: Sequence[Any], lenient: bool = False, **columns: Any
+) -> list[float | None]:
+    """Token F1 between the answer and the best gold answer (unanswerable: 1.0 iff abstained).
+
+    `lenient: true` also reads untagged answers (the first line of the completion).
+    """
+    return _answer_reward(completions, columns, "f1", scoring.f1, lenient)
 
 
 def char_similarity(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:

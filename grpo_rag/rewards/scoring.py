@@ -234,6 +234,30 @@ def citation_scores(
     return precision, recall
 
 
+def lenient_answer(text: str) -> str | None:
+    """The answer of a completion read leniently: the tagged answer's first line when there is a tag, else the
+    first non-empty line of the text; citation markers and stray closing tags removed. None for empty text.
+
+    For models that answer in plain text (a prompted instruct model): strict scoring gives them nothing,
+    so a fair baseline is measured this way too.
+    """
+    parsed = parse_completion(text)
+    body = parsed.answer if parsed.answer is not None else text
+    for line in body.splitlines():
+        line = CITATION_RE.sub("", _CLOSE_RE.sub("", _OPEN_RE.sub("", line))).strip()
+        if line:
+            return line
+    return None
+
+
+def lenient_parse(text: str) -> Parsed:
+    """`parse_completion`, with the answer taken by `lenient_answer` (so untagged answers count)."""
+    parsed = parse_completion(text)
+    answer = lenient_answer(text)
+    abstained = answer is not None and normalize_answer(answer) == _ABSTAIN_NORM
+    return Parsed(answer, parsed.citations, parsed.well_formed, abstained)
+
+
 def answer_scores(parsed: Parsed, answers: Sequence[str], answerable: bool) -> tuple[float, float]:
     """(exact match, F1) of a parsed completion; for an unanswerable question both are 1.0 iff it abstained."""
     if not answerable:
@@ -256,13 +280,17 @@ def score_completion(
     `grounded` is None for unanswerable questions and closed-book prompts (no passages);
     `citation_precision`/`citation_recall` are None when the gold ids are unknown (empty).
     """
-    parsed = parse_completion(completion_text(completion))
+    text = completion_text(completion)
+    parsed = parse_completion(text)
     em, token_f1 = answer_scores(parsed, answers, answerable)
+    lenient_em, lenient_f1 = answer_scores(lenient_parse(text), answers, answerable)
     support = grounded(parsed, passages) if answerable and passages else None
     cites = citation_scores(parsed, passage_ids, gold_ids)
     return {
         "exact_match": em,
         "f1": token_f1,
+        "lenient_exact_match": lenient_em,
+        "lenient_f1": lenient_f1,
         "grounded": support,
         "citation_precision": cites[0] if cites is not None else None,
         "citation_recall": cites[1] if cites is not None else None,

@@ -22,7 +22,7 @@ from grpo_rag.config import RunConfig, dump_config
 from grpo_rag.data.io import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
 from grpo_rag.pipeline.augment import augment_dataset
-from grpo_rag.pipeline.prepare import load_retriever, prepare_split
+from grpo_rag.pipeline.prepare import apply_prefill, load_retriever, prepare_split
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rollout.search import environment_factory, search_options
 from grpo_rag.training.callbacks import MetricsFile, NonFiniteGuard, SummaryLine, trim_metrics
@@ -116,9 +116,8 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     set_seed(int(cfg.training.get("seed", 0)))
     # Cheap checks first (tokenizer, data, rewards), so bad input fails before the model loads.
     check_source(cfg.model.name_or_path)
-    chat = uses_chat(
-        load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code), cfg.model.chat_template
-    )
+    first_tok = load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code)
+    chat = uses_chat(first_tok, cfg.model.chat_template)
     parts = build_parts(cfg, chat, disable_tqdm=False)
     args, options = parts.args, parts.options
     extra: dict[str, Any] = {}
@@ -135,6 +134,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         options,
         cfg.data.counterfactual_values,
     )
+    train_ds = apply_prefill(train_ds, first_tok, options.prefill)
     if cfg.lora.init_adapter:
         check_adapter(cfg.lora.init_adapter, "lora.init_adapter")
     model, tok = load_model(cfg.model)

@@ -17,6 +17,67 @@ from grpo_rag.config import ModelConfig
 from grpo_rag.errors import ConfigError
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # CPU features that run bf16 matmuls natively
+BF16_MIN_SPEEDUP = 1.3  # `model.dtype: auto` takes bf16 on a CPU only when its forward is this much faster
+_CHOSEN: dict[str, str] = {}  # name_or_path -> the dtype `auto` chose, so train and eval agree in one process
+
+
+def cpu_bf16_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """The native-bf16 features this CPU lists (Linux); [] where unknown, so the choice falls back to fp32."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return [flag for flag in _CPU_BF16_FLAGS if flag in flags]
+
+
+def _forward_seconds(model: Any, ids: torch.Tensor, reps: int = 3) -> float:
+    """Fastest of `reps` forward passes (after one warm-up)."""
+    import time
+
+    with torch.no_grad():
+        model(ids)
+        best = float("inf")
+        for _ in range(reps):
+            start = time.perf_counter()
+            model(ids)
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bf16_speedup(model: Any) -> float:
+    """How much faster a forward pass of `model` (fp32 now) runs in bf16 here, on a 4 x 128-token batch.
+
+    Measured, not assumed: on a 2-core AVX512-BF16 CPU it was 3.6x for a 135M model and 2.0x for the 2M
+    demo model. The model is converted back to fp32 before returning.
+    """
+    ids = torch.randint(0, model.config.vocab_size, (4, 128))
+    fp32 = _forward_seconds(model, ids)
+    bf16 = _forward_seconds(model.to(torch.bfloat16), ids)
+    model.to(torch.float32)
+    return fp32 / bf16
+
+
+def choose_cpu_dtype(model: Any, name: str, say: Any = None) -> torch.dtype:
+    """`model.dtype: auto` on a CPU: bf16 where the CPU runs it natively and it measures faster, else fp32."""
+    if name not in _CHOSEN:
+        flags = cpu_bf16_flags()
+        if not flags:
+            _CHOSEN[name] = "float32"
+            why = "this CPU has no native bf16 (amx_bf16 / avx512_bf16)"
+        else:
+            speedup = bf16_speedup(model)
+            _CHOSEN[name] = "bfloat16" if speedup >= BF16_MIN_SPEEDUP else "float32"
+            why = f"bf16 forward measured {speedup:.1f}x faster than fp32 here ({', '.join(flags)})"
+        (say or _stderr)(f"model.dtype auto -> {_CHOSEN[name]}: {why}")
+    return _DTYPES[_CHOSEN[name]]
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
 
 
 def _quiet_transformers() -> None:
@@ -64,7 +125,9 @@ def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
 
     check_source(cfg.name_or_path)
     _quiet_transformers()
-    dtype: Any = "auto" if cfg.dtype == "auto" else _DTYPES[cfg.dtype]
+    on_cpu = not torch.cuda.is_available()
+    # auto: on a GPU the checkpoint's own dtype; on a CPU fp32 first, then bf16 when it measures faster.
+    dtype: Any = _DTYPES[cfg.dtype] if cfg.dtype != "auto" else torch.float32 if on_cpu else "auto"
     try:
         tok = load_tokenizer(cfg.name_or_path, cfg.trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
@@ -72,8 +135,10 @@ def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
         )
     except OSError as exc:
         raise ConfigError(f"model.name_or_path: cannot load {cfg.name_or_path!r}: {exc}") from None
-    if not torch.cuda.is_available() and model.dtype == torch.float16:
+    if on_cpu and model.dtype == torch.float16:
         model = model.float()  # fp16 matmuls are not supported on every CPU
+    if on_cpu and cfg.dtype == "auto":
+        model = model.to(choose_cpu_dtype(model, cfg.name_or_path))  # LoRA weights peft adds stay fp32
     return model, tok
 
 

@@ -47,7 +47,9 @@ def build_parts(cfg: RunConfig, chat: bool, **arg_overrides: Any) -> RunParts:
     multi_turn = cfg.rollout.mode == "multi_turn"
     options = prompt_options(cfg, chat or multi_turn, "search" if multi_turn else "retrieved")
     # Multi-turn rewards score the passages every search call returned, not the (empty) prompt's.
-    funcs, weights = build_reward_funcs(cfg.rewards, rollout_columns if multi_turn else None)
+    funcs, weights = build_reward_funcs(
+        cfg.rewards, rollout_columns if multi_turn else None, options.prefill or ""
+    )
     if multi_turn:  # TRL's tool loop: parse turns, call search, append results (masked out of the loss)
         arg_overrides["max_tool_calling_iterations"] = cfg.rollout.max_calls
     try:

@@ -75,6 +75,8 @@ def test_aggregate_per_domain_and_nan() -> None:
                 m: 0.0
                 for m in (
                     "f1",
+                    "lenient_exact_match",
+                    "lenient_f1",
                     "grounded",
                     "citation_precision",
                     "citation_recall",

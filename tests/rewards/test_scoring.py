@@ -207,6 +207,8 @@ def test_score_completion_answerable() -> None:
     assert scores == {
         "exact_match": 1.0,
         "f1": 1.0,
+        "lenient_exact_match": 1.0,
+        "lenient_f1": 1.0,
         "grounded": 1.0,
         "citation_precision": 1.0,
         "citation_recall": 1.0,
@@ -227,3 +229,46 @@ def test_score_completion_unanswerable(text: str, em: float) -> None:
     assert scores["abstained"] == em
     assert scores["grounded"] is None
     assert scores["citation_precision"] is None and scores["citation_recall"] is None
+
+
+@pytest.mark.parametrize(
+    ("completion", "strict_em", "lenient_em"),
+    [
+        ("<answer>Catholicoi</answer> [1]", 1.0, 1.0),
+        ("Catholicoi", 0.0, 1.0),  # untagged: only the lenient reading counts it
+        ("\n\n  Catholicoi [2]\nThe plural is formed like Greek nouns.", 0.0, 1.0),  # first non-empty line
+        ("<answer>Catholicoi\nand more text that runs on", 0.0, 1.0),  # unclosed tag: the first line
+        ("Catholicoi</answer>", 0.0, 1.0),  # a stray closing tag is dropped
+        ("The plural form of Catholicos is Catholicoi.", 0.0, 0.0),  # a sentence is not the answer...
+        ("", 0.0, 0.0),
+        ("   \n  ", 0.0, 0.0),
+    ],
+)
+def test_lenient_scores_read_untagged_answers(completion: str, strict_em: float, lenient_em: float) -> None:
+    from grpo_rag.rewards.scoring import lenient_answer, score_completion
+
+    s = score_completion(
+        completion, answers=["Catholicoi"], passages=["p"], passage_ids=["a"], gold_ids=["a"], answerable=True
+    )
+    assert s["exact_match"] == strict_em and s["lenient_exact_match"] == lenient_em
+    assert s["lenient_f1"] >= s["f1"]
+    if completion.startswith("The plural"):
+        assert 0.0 < s["lenient_f1"] < 1.0  # ...but shares a token with it
+        assert lenient_answer(completion) == completion
+    if not completion.strip():
+        assert lenient_answer(completion) is None and s["lenient_f1"] == 0.0
+
+
+def test_lenient_abstention_and_the_lenient_reward_option() -> None:
+    from grpo_rag.rewards.builtin import exact_match, f1
+    from grpo_rag.rewards.scoring import score_completion
+
+    s = score_completion(
+        "unanswerable\n", answers=["x"], passages=[], passage_ids=[], gold_ids=[], answerable=False
+    )
+    assert s["lenient_exact_match"] == 1.0 and s["exact_match"] == 0.0
+    completions = ["Catholicoi", "<answer>Catholicoi</answer>", "no idea"]
+    cols = {"answers": [["Catholicoi"]] * 3}
+    assert exact_match([], completions, **cols) == [0.0, 1.0, 0.0]
+    assert exact_match([], completions, lenient=True, **cols) == [1.0, 1.0, 0.0]
+    assert f1([], completions, lenient=True, **cols) == [1.0, 1.0, 0.0]
