@@ -117,6 +117,15 @@ class PromptConfig:
     # Text the model's turn starts with, e.g. "<answer>": prompts end with it (chat prompts are rendered with
     # the tokenizer's template first) and every completion is scored as prefill + completion. null = none.
     prefill: str | None = None
+    # Longest prompt, in tokens: longer prompts get their longest passages cut (token-aware) until they fit;
+    # train and eval report how many were cut. null = no limit.
+    max_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is not None and self.max_tokens <= 0:
+            raise ConfigError(
+                f"prompt.max_tokens: expected a positive number of tokens or null, got {self.max_tokens}"
+            )
 
 
 @dataclass

@@ -22,6 +22,7 @@ from grpo_rag.config import RunConfig, dump_config
 from grpo_rag.data.io import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
 from grpo_rag.pipeline.augment import augment_dataset
+from grpo_rag.pipeline.budget import fit_prompts
 from grpo_rag.pipeline.prepare import apply_prefill, load_retriever, prepare_split
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rollout.search import environment_factory, search_options
@@ -134,6 +135,11 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         options,
         cfg.data.counterfactual_values,
     )
+    train_ds, cut = fit_prompts(train_ds, first_tok, options, cfg.prompt.max_tokens)
+    if cut:
+        print(
+            f"prompt.max_tokens={cfg.prompt.max_tokens}: passages cut in {cut} of {len(train_ds)} training prompts"
+        )
     train_ds = apply_prefill(train_ds, first_tok, options.prefill)
     if cfg.lora.init_adapter:
         check_adapter(cfg.lora.init_adapter, "lora.init_adapter")
@@ -154,6 +160,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         **extra,
     )
     trainer.prepared_from_cache = from_cache
+    trainer.truncated_prompts = cut
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(SummaryLine())
     trainer.add_callback(MetricsFile(out / METRICS_FILE))
@@ -233,6 +240,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         "steps": trainer.state.global_step,
         "train_seconds": round(seconds, 2),
         "resumed_from": str(checkpoint) if checkpoint else None,
+        "truncated_prompts": trainer.truncated_prompts,
         "trainable_params": trainable,
         "total_params": total,
         **_rank_report(trainer),
