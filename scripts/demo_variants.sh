@@ -52,7 +52,7 @@ shift 2
 case $kind in
   warm)
     "$BIN/grpo-rag" bootstrap configs/quickstart.yaml retrieval.index_dir=null "$@" --out "$OUT/model-$tag" --force
-    "$BIN/grpo-rag" eval --config configs/quickstart.yaml --checkpoint "$OUT/model-$tag" \
+    "$BIN/grpo-rag" eval configs/quickstart.yaml --checkpoint "$OUT/model-$tag" \
       --out "$OUT/$tag-eval" retrieval.index_dir=null "$@"
     ;;
   grpo)
@@ -60,7 +60,7 @@ case $kind in
     shift
     "$BIN/grpo-rag" train configs/quickstart.yaml model.name_or_path="$model" \
       training.output_dir="$OUT/grpo-$tag" retrieval.index_dir=null "$@" --overwrite
-    "$BIN/grpo-rag" eval --config configs/quickstart.yaml --checkpoint "$OUT/grpo-$tag" \
+    "$BIN/grpo-rag" eval configs/quickstart.yaml --checkpoint "$OUT/grpo-$tag" \
       --out "$OUT/grpo-$tag/eval" model.name_or_path="$model" retrieval.index_dir=null "$@"
     ;;
   *) echo "usage: $0 warm|grpo TAG ..." >&2; exit 2 ;;

@@ -20,9 +20,9 @@ mkdir -p "$OUT"
 t() { local s=$SECONDS; "$@"; echo "$(date -u +%FT%T) $((SECONDS - s)) s: ${*:1:3}" >>"$OUT/times.txt"; }
 [ -f "$MODEL/config.json" ] || t "$BIN/grpo-rag" bootstrap "$CFG" "${COMMON[@]}" --out "$MODEL"
 [ -d "$OUT/index" ] || t "$BIN/grpo-rag" index --corpus "$DATA/twohop_corpus.jsonl" --out "$OUT/index"
-t "$BIN/grpo-rag" eval --config "$CFG" --checkpoint "$MODEL" --out "$OUT/multiturn/eval-warmstart" "${COMMON[@]}"
-t "$BIN/grpo-rag" eval --config "$CFG" --checkpoint "$MODEL" --out "$OUT/singleshot/eval-warmstart" "${COMMON[@]}" "${SINGLE[@]}"
+t "$BIN/grpo-rag" eval "$CFG" --checkpoint "$MODEL" --out "$OUT/multiturn/eval-warmstart" "${COMMON[@]}"
+t "$BIN/grpo-rag" eval "$CFG" --checkpoint "$MODEL" --out "$OUT/singleshot/eval-warmstart" "${COMMON[@]}" "${SINGLE[@]}"
 t "$BIN/grpo-rag" train "$CFG" training.output_dir="$OUT/multiturn" "${COMMON[@]}" --overwrite
-t "$BIN/grpo-rag" eval --config "$CFG" --checkpoint "$OUT/multiturn" --out "$OUT/multiturn/eval" "${COMMON[@]}"
+t "$BIN/grpo-rag" eval "$CFG" --checkpoint "$OUT/multiturn" --out "$OUT/multiturn/eval" "${COMMON[@]}"
 t "$BIN/grpo-rag" train "$CFG" training.output_dir="$OUT/singleshot" "${COMMON[@]}" "${SINGLE[@]}" --overwrite
-t "$BIN/grpo-rag" eval --config "$CFG" --checkpoint "$OUT/singleshot" --out "$OUT/singleshot/eval" "${COMMON[@]}" "${SINGLE[@]}"
+t "$BIN/grpo-rag" eval "$CFG" --checkpoint "$OUT/singleshot" --out "$OUT/singleshot/eval" "${COMMON[@]}" "${SINGLE[@]}"

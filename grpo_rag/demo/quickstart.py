@@ -43,7 +43,7 @@ def main() -> None:
         print(f"using the existing embedded model in {model} (--rebuild-model to rebuild it)")
     if cfg.retrieval.index_dir:
         step("index", ["index", "--corpus", cfg.data.corpus, "--out", cfg.retrieval.index_dir], timings)
-    c = ["--config", args.config]
+    c = [args.config]
     step("eval warm start", ["eval", *c, "--out", str(run / "eval-warmstart")], timings)
     step(
         "eval warm start closed-book",

@@ -86,6 +86,7 @@ class SummaryLine(ProgressCallback):
             ("completions/mean_length", "len"),
             ("kl", "kl"),
             ("step_time", "s/step"),
+            ("time/generate_s", "generate s"),
             ("loss", "loss"),
             ("train_loss", "final loss"),
         ):

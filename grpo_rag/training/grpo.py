@@ -48,6 +48,27 @@ from grpo_rag.training.run_dir import (
 )
 
 
+def _score_completions_only_on_cpu() -> None:
+    """Make TRL's fused log-prob head score only completion positions on CPU, as it does on CUDA.
+
+    Off Triton devices TRL scores every position (prompt included) so that tile shapes stay fixed for
+    compilers; eager CPU training has no such constraint, and with ~250-token prompts and 16-token
+    completions that is 15x the work. The same log-probs come out (identical rewards and loss in a 3-step
+    check); a 4 x 4 GRPO step of SmolLM2-135M went from 31 s to 19 s. A no-op when TRL lacks the hook.
+    """
+    import trl.trainer.utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None or getattr(original, "grpo_rag_cpu", False):
+        return
+
+    def compact(device: Any) -> bool:
+        return device.type == "cpu" or original(device)
+
+    compact.grpo_rag_cpu = True  # type: ignore[attr-defined]
+    trl_utils._use_triton = compact
+
+
 def _trainer_class() -> type:
     """TRL's GRPOTrainer with two changes that make crashes and resumes safe (nothing else differs).
 
@@ -60,9 +81,27 @@ def _trainer_class() -> type:
     from transformers.trainer_utils import rotate_checkpoints
     from trl import GRPOTrainer
 
+    _score_completions_only_on_cpu()
+
     class SafeGRPOTrainer(GRPOTrainer):
         _staging = False
         prepared_from_cache = False  # this rank read the prepared dataset instead of retrieving itself
+
+        # Where a step's time goes: `time/generate_s` and `time/rewards_s` per step next to TRL's `step_time`
+        # (the rest is the policy's forward and backward passes). TRL averages `_metrics` over each log step.
+        def _generate_single_turn(self, *args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return super()._generate_single_turn(*args, **kwargs)
+            finally:
+                self._metrics["train"]["time/generate_s"].append(time.perf_counter() - start)
+
+        def _calculate_rewards(self, *args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return super()._calculate_rewards(*args, **kwargs)
+            finally:
+                self._metrics["train"]["time/rewards_s"].append(time.perf_counter() - start)
 
         def _get_train_sampler(self, dataset: Any = None) -> Any:
             sampler = super()._get_train_sampler(dataset)

@@ -22,6 +22,7 @@ from transformers import set_seed
 
 from grpo_rag.config import RunConfig
 from grpo_rag.data.io import write_atomic
+from grpo_rag.pipeline.budget import fit_prompts
 from grpo_rag.pipeline.prepare import (
     Context,
     PromptOptions,
@@ -30,6 +31,7 @@ from grpo_rag.pipeline.prepare import (
     prompt_options,
     shuffled_passages,
 )
+from grpo_rag.prompts.templates import render_prefilled
 from grpo_rag.training.callbacks import MetricsFile
 from grpo_rag.training.modeling import (
     check_source,
@@ -55,12 +57,20 @@ class SFTOptions:
 
 
 def sft_dataset(
-    prepared: Dataset, epochs: int, *, shuffle: bool, options: PromptOptions, seed: int
+    prepared: Dataset,
+    epochs: int,
+    *,
+    shuffle: bool,
+    options: PromptOptions,
+    seed: int,
+    tokenizer: Any = None,
 ) -> Dataset:
     """Prompt/completion pairs (TRL's format) for `epochs` passes over the prepared rows.
 
     The target is `prepare.gold_completion`: the first gold answer, citing the retrieved gold passages
-    (none when retrieval missed them or the prompt is closed-book).
+    (none when retrieval missed them or the prompt is closed-book). With `options.prefill` the prompt is
+    rendered as text up to the model's turn, and the target starts with the prefill (GRPO and evaluation
+    put the prefill in the prompt; the model then continues the same text).
     """
     rng = random.Random(seed)
     prompts: list[Any] = []
@@ -70,6 +80,14 @@ def sft_dataset(
             if shuffle and row["passages"]:
                 row = shuffled_passages(row, rng, options)
             target = gold_completion(row["answers"], row["passage_ids"], row["gold_ids"], row["answerable"])
+            if (
+                options.prefill
+            ):  # the prompt ends where the model's turn starts; the target holds the prefill,
+                # so the boundary falls on the template's newline (a prefill ending in punctuation would merge
+                # with an answer that starts with punctuation, e.g. `>$`, and shift the boundary token)
+                prompts.append(render_prefilled(row["prompt"], tokenizer, ""))
+                completions.append(options.prefill + target.strip().removeprefix(options.prefill.strip()))
+                continue
             prompts.append(row["prompt"])
             completions.append([{"role": "assistant", "content": target}] if options.chat else target)
     return Dataset.from_dict({"prompt": prompts, "completion": completions})
@@ -92,14 +110,19 @@ def train_sft(
     (out / METRICS_FILE).unlink(missing_ok=True)
     set_seed(settings.seed)  # before peft draws the LoRA initial weights
     check_source(cfg.model.name_or_path)
-    chat = uses_chat(
-        load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code), cfg.model.chat_template
-    )
+    first_tok = load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code)
+    chat = uses_chat(first_tok, cfg.model.chat_template)
     options = prompt_options(cfg, chat, settings.context)
     prepared = prepare_split(cfg, cfg.data.train, options, out / "prepared-train", cfg.data.max_train_samples)
+    prepared, _ = fit_prompts(prepared, first_tok, options, cfg.prompt.max_tokens)
     epochs = max(1, -(-settings.steps * settings.batch_size // max(1, len(prepared))))
     dataset = sft_dataset(
-        prepared, epochs, shuffle=settings.shuffle_passages, options=options, seed=settings.seed
+        prepared,
+        epochs,
+        shuffle=settings.shuffle_passages,
+        options=options,
+        seed=settings.seed,
+        tokenizer=first_tok,
     )
     model, tok = load_model(cfg.model)
     args = SFTConfig(

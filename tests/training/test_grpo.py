@@ -181,3 +181,28 @@ def test_init_adapter_continues_an_existing_adapter(tiny_run: dict[str, Any], tm
     raw["training"]["output_dir"] = str(tmp_path / "third")
     with pytest.raises(ConfigError, match="lora.init_adapter"):
         train(from_dict(raw))
+
+
+def test_cpu_scores_only_completion_positions(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    """The CPU patch of TRL's fused log-prob head is applied once a trainer is built, and changes no log-prob."""
+    import trl.trainer.utils as trl_utils
+
+    from grpo_rag.training.grpo import build_trainer
+
+    raw = copy.deepcopy(tiny_run)
+    raw["training"]["output_dir"] = str(tmp_path / "run")
+    trainer, _ = build_trainer(from_dict(raw))
+    assert getattr(trl_utils._use_triton, "grpo_rag_cpu", False), "TRL moved its hook: recheck the CPU patch"
+    assert trl_utils._use_triton(torch.device("cpu")) is True
+    model = trainer.model
+    ids = torch.randint(3, 50, (2, 12))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        compact, *_ = trainer._get_per_token_logps_and_entropies(model, ids, mask, logits_to_keep=4)
+        original = trl_utils._use_triton
+        trl_utils._use_triton = lambda device: False  # TRL's own CPU path: every position scored
+        try:
+            full, *_ = trainer._get_per_token_logps_and_entropies(model, ids, mask, logits_to_keep=4)
+        finally:
+            trl_utils._use_triton = original
+    assert torch.allclose(compact, full, atol=1e-5)

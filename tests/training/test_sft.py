@@ -68,3 +68,28 @@ def test_sft_targets_follow_the_shuffled_gold_passage(tiny_corpus_path: Path, ti
     data = sft_dataset(closed, epochs=1, shuffle=True, options=PromptOptions(chat=True), seed=0)
     assert data["completion"][0][0]["role"] == "assistant" and "[" not in data["completion"][0][0]["content"]
     assert "[1]" not in data["prompt"][0][1]["content"]
+
+
+def test_sft_with_prefill_targets_start_with_it(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    """With `prompt.prefill`, the prompt stops where the model's turn starts and the target opens with the
+    prefill, so what SFT teaches is exactly what the prefilled prompts of GRPO and eval continue."""
+    from grpo_rag.cli import main
+    from grpo_rag.pipeline.prepare import prepare_split, prompt_options
+    from grpo_rag.training.modeling import load_tokenizer
+
+    raw = copy.deepcopy(tiny_run)
+    raw["prompt"] = {"prefill": "<answer>"}
+    cfg = from_dict(raw)
+    tok = load_tokenizer(cfg.model.name_or_path)
+    options = prompt_options(cfg, chat=False)
+    prepared = prepare_split(cfg, cfg.data.train, options, None)
+    data = sft_dataset(prepared, 1, shuffle=False, options=options, seed=0, tokenizer=tok)
+    for row, example in zip(prepared, data, strict=True):
+        assert example["prompt"] == row["prompt"]  # plain-text prompts: nothing appended
+        assert example["completion"].startswith("<answer>") and "</answer>" in example["completion"]
+        assert parse_completion(example["completion"]).well_formed
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps(raw))
+    out = tmp_path / "sft"
+    assert main(["sft", str(config), "--steps", "2", "--batch-size", "2", "--out", str(out)]) == 0
+    assert (out / "adapter" / "adapter_config.json").is_file()
