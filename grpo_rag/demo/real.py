@@ -14,26 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from grpo_rag.cli import main as cli
+from grpo_rag.demo.quickstart import step  # runs one CLI step and times it, as the tiny demo does
 from grpo_rag.sections import load_config
 
 MODEL = "smollm2-135m-instruct"
 # The warm start is the demo's own setting (not a config section): enough supervised steps to teach the
 # answer format and brevity, few enough that GRPO has room to add (docs/experiments).
 SFT_STEPS, SFT_LR, SFT_BATCH = 60, 3e-4, 8
-
-
-def step(name: str, argv: list[str], timings: dict[str, float]) -> None:
-    print(f"\n=== {name}: grpo-rag {' '.join(argv)}", flush=True)
-    start = time.time()
-    if cli(argv) != 0:
-        sys.exit(f"demo step '{name}' failed")
-    timings[name] = round(time.time() - start, 1)
 
 
 def row(m: dict[str, Any]) -> dict[str, Any]:
