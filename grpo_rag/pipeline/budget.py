@@ -45,10 +45,10 @@ def fit_prompts(
     prompts, passages_col = list(prepared["prompt"]), list(prepared["passages"])
     was_cut = [False] * len(prompts)
     for i, row in enumerate(prepared):
-        if not row["passages"] or prompt_tokens(row["prompt"], tokenizer) <= max_tokens:
+        excess = prompt_tokens(row["prompt"], tokenizer) - max_tokens if row["passages"] else 0
+        if excess <= 0:
             continue
         ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in row["passages"]]
-        excess = prompt_tokens(row["prompt"], tokenizer) - max_tokens
         while True:
             cap = _cap([len(x) for x in ids], excess)
             texts = [

@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from grpo_rag.pipeline.prepare import prepare_split, prompt_options
+from grpo_rag.evaluation.evaluate import eval_prompts
 from grpo_rag.retrieval.routing import train_router
 from grpo_rag.sections import load_config
 from grpo_rag.studies.experts import (
@@ -27,7 +27,6 @@ from grpo_rag.studies.experts import (
     memory_report,
 )
 from grpo_rag.training.grpo import train
-from grpo_rag.training.modeling import uses_chat
 
 REPO = Path.cwd()  # run from the repository root: data/, configs/ and bench/ are found there
 
@@ -109,11 +108,10 @@ def main(argv: list[str] | None = None) -> int:
 
     model, tok, names = load_experts(cfg, experts_dir)
     memory = memory_report(model, names)
-    chat = uses_chat(tok, cfg.model.chat_template)
-    limit = args.limit if args.limit is not None else cfg.data.max_eval_samples
-    pooled = prepare_split(cfg, cfg.data.eval, prompt_options(cfg, chat), None, limit)
+    # The held-out prompts exactly as `grpo-rag eval` builds them (prefill, prompt budget), pooled and routed.
+    pooled, _ = eval_prompts(cfg, tok, limit=args.limit)
     cfg.routing.router = str(router_path)
-    routed = prepare_split(cfg, cfg.data.eval, prompt_options(cfg, chat), None, limit)
+    routed, _ = eval_prompts(cfg, tok, limit=args.limit)
 
     results: dict[str, dict] = {}
     start = time.time()
