@@ -241,7 +241,11 @@ def lenient_answer(text: str) -> str | None:
     For models that answer in plain text (a prompted instruct model): strict scoring gives them nothing,
     so a fair baseline is measured this way too.
     """
-    parsed = parse_completion(text)
+    return _first_line(parse_completion(text), text)
+
+
+def _first_line(parsed: Parsed, text: str) -> str | None:
+    """`lenient_answer` of `text`, given its strict parse."""
     body = parsed.answer if parsed.answer is not None else text
     for line in body.splitlines():
         line = CITATION_RE.sub("", _CLOSE_RE.sub("", _OPEN_RE.sub("", line))).strip()
@@ -250,10 +254,13 @@ def lenient_answer(text: str) -> str | None:
     return None
 
 
-def lenient_parse(text: str) -> Parsed:
-    """`parse_completion`, with the answer taken by `lenient_answer` (so untagged answers count)."""
-    parsed = parse_completion(text)
-    answer = lenient_answer(text)
+def lenient_parse(text: str, parsed: Parsed | None = None) -> Parsed:
+    """`parse_completion`, with the answer taken by `lenient_answer` (so untagged answers count).
+
+    `parsed`: the strict parse of `text` when the caller has it already (it is not parsed again).
+    """
+    parsed = parsed if parsed is not None else parse_completion(text)
+    answer = _first_line(parsed, text)
     abstained = answer is not None and normalize_answer(answer) == _ABSTAIN_NORM
     return Parsed(answer, parsed.citations, parsed.well_formed, abstained)
 
@@ -283,7 +290,7 @@ def score_completion(
     text = completion_text(completion)
     parsed = parse_completion(text)
     em, token_f1 = answer_scores(parsed, answers, answerable)
-    lenient_em, lenient_f1 = answer_scores(lenient_parse(text), answers, answerable)
+    lenient_em, lenient_f1 = answer_scores(lenient_parse(text, parsed), answers, answerable)
     support = grounded(parsed, passages) if answerable and passages else None
     cites = citation_scores(parsed, passage_ids, gold_ids)
     return {
