@@ -21,8 +21,8 @@ from datasets import Dataset
 from grpo_rag.config import RunConfig
 from grpo_rag.data.io import write_atomic, write_jsonl
 from grpo_rag.evaluation.generate import generate, generate_with_search
-from grpo_rag.pipeline.budget import fit_prompts
-from grpo_rag.pipeline.prepare import Context, apply_prefill, load_retriever, prepare_split, prompt_options
+from grpo_rag.pipeline.budget import finish_prompts
+from grpo_rag.pipeline.prepare import Context, load_retriever, prepare_split, prompt_options
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rewards.scoring import score_completion
 from grpo_rag.rollout.search import SearchEnvironment, environment_factory, search_options
@@ -134,10 +134,7 @@ def eval_prompts(
     prepared = prepare_split(
         cfg, data or cfg.data.eval, options, None, limit if limit is not None else cfg.data.max_eval_samples
     )
-    prepared, cut = fit_prompts(prepared, tok, options, cfg.prompt.max_tokens)
-    if cut:
-        print(f"prompt.max_tokens={cfg.prompt.max_tokens}: passages cut in {cut} of {len(prepared)} prompts")
-    return apply_prefill(prepared, tok, options.prefill), context
+    return finish_prompts(prepared, tok, options, cfg.prompt.max_tokens)[0], context
 
 
 def evaluate(

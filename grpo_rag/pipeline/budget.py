@@ -13,7 +13,7 @@ from typing import Any
 
 from datasets import Dataset
 
-from grpo_rag.pipeline.prepare import PromptOptions
+from grpo_rag.pipeline.prepare import PromptOptions, apply_prefill
 
 
 def prompt_tokens(prompt: Any, tokenizer: Any) -> int:
@@ -66,3 +66,14 @@ def fit_prompts(
     )
     out = out.add_column("prompt", prompts).add_column("passages", passages_col)
     return out.add_column("prompt_cut", was_cut), sum(was_cut)
+
+
+def finish_prompts(
+    prepared: Dataset, tokenizer: Any, options: PromptOptions, max_tokens: int | None, what: str = "prompts"
+) -> tuple[Dataset, int]:
+    """The last prompt steps training and evaluation share: fit the budget (saying how many were cut), then
+    the prefill. Returns (rows, prompts cut)."""
+    prepared, cut = fit_prompts(prepared, tokenizer, options, max_tokens)
+    if cut:
+        print(f"prompt.max_tokens={max_tokens}: passages cut in {cut} of {len(prepared)} {what}")
+    return apply_prefill(prepared, tokenizer, options.prefill), cut

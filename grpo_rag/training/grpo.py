@@ -22,8 +22,8 @@ from grpo_rag.config import RunConfig, dump_config
 from grpo_rag.data.io import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
 from grpo_rag.pipeline.augment import augment_dataset
-from grpo_rag.pipeline.budget import fit_prompts
-from grpo_rag.pipeline.prepare import apply_prefill, load_retriever, prepare_split
+from grpo_rag.pipeline.budget import finish_prompts
+from grpo_rag.pipeline.prepare import load_retriever, prepare_split
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rollout.search import environment_factory, search_options
 from grpo_rag.training.callbacks import MetricsFile, NonFiniteGuard, SummaryLine, trim_metrics
@@ -174,12 +174,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         options,
         cfg.data.counterfactual_values,
     )
-    train_ds, cut = fit_prompts(train_ds, first_tok, options, cfg.prompt.max_tokens)
-    if cut:
-        print(
-            f"prompt.max_tokens={cfg.prompt.max_tokens}: passages cut in {cut} of {len(train_ds)} training prompts"
-        )
-    train_ds = apply_prefill(train_ds, first_tok, options.prefill)
+    train_ds, cut = finish_prompts(train_ds, first_tok, options, cfg.prompt.max_tokens, "training prompts")
     if cfg.lora.init_adapter:
         check_adapter(cfg.lora.init_adapter, "lora.init_adapter")
     model, tok = load_model(cfg.model)
