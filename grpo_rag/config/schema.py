@@ -68,6 +68,9 @@ class DataConfig:
     counterfactual_values: str = "pool"  # pool: another answer of the same shape | novel: random edits
     domains: list[str] | None = None  # keep only questions of these domains (train and eval); null = all
     balance_domains: bool = False  # max_train_samples drawn equally from each domain (seeded), not pooled
+    # Seed of the max_train/max_eval samples, apart from training.seed, so that runs with different training
+    # seeds are scored on the same questions.
+    sample_seed: int = 0
 
     def __post_init__(self) -> None:
         _one_of("data.counterfactual_values", self.counterfactual_values, ("pool", "novel"))

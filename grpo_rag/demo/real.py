@@ -8,6 +8,7 @@ checks read: config, heldout_questions, timings_s.total, metrics.{baseline,warm_
 f1,strict_exact_match}; exact_match and f1 are the lenient figures) and runs/demo/demo_report.md. The GRPO
 adapter is runs/demo/adapter/ (plain peft: `PeftModel.from_pretrained(base, "runs/demo/adapter")`).
 Usage: python -m grpo_rag.demo.real [--config configs/smollm2.yaml] [--sft-steps 60] [--grpo-steps 30]
+       [--seed N] [--out runs/demo-seedN]   (another training seed, scored on the same held-out questions)
 """
 
 from __future__ import annotations
@@ -62,12 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="configs/smollm2.yaml")
     parser.add_argument("--sft-steps", type=int, default=SFT_STEPS)
     parser.add_argument("--grpo-steps", type=int, help="default: the config's training.max_steps")
+    parser.add_argument("--seed", type=int, help="training.seed of the warm start and GRPO (default: the config's)")
+    parser.add_argument("--out", help="run folder (default: the config's training.output_dir)")
     args = parser.parse_args(argv)
-    cfg = load_config(args.config)
+    overrides = [f"training.seed={args.seed}"] if args.seed is not None else []
+    overrides += [f"training.output_dir={args.out}"] if args.out else []
+    cfg = load_config(args.config, overrides)
     run = cfg.output_dir
     warm = run / "warm-start"
     c = args.config
-    grpo = [f"lora.init_adapter={warm / 'adapter'}"]
+    grpo = [*overrides, f"lora.init_adapter={warm / 'adapter'}"]
     grpo += [f"training.max_steps={args.grpo_steps}"] if args.grpo_steps else []
     timings: dict[str, float] = {}
     total = time.time()
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, argv_ in evals.values():
         step(name, ["eval", *argv_], timings)
-    sft = ["sft", c, "--out", str(warm), "--overwrite", "--steps", str(args.sft_steps)]
+    sft = ["sft", c, *overrides, "--out", str(warm), "--overwrite", "--steps", str(args.sft_steps)]
     step("warm start", [*sft, "--learning-rate", str(SFT_LR), "--batch-size", str(SFT_BATCH)], timings)
     step("eval warm start", ["eval", c, "--checkpoint", str(warm), "--out", str(warm / "eval")], timings)
     step("train", ["train", c, "--overwrite", *grpo], timings)
@@ -114,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     summary = {
         "config": c,
+        "overrides": overrides,
         "model": cfg.model.name_or_path,
         "heldout_questions": trained["n"],
         "timings_s": timings,

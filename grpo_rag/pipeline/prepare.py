@@ -271,7 +271,7 @@ def prepare_split(
             "corpus": _file_digest(cfg.data.corpus),
             "options": repr(options),
             "limit": limit,
-            "seed": cfg.training.get("seed"),
+            "seed": cfg.data.sample_seed,
             "stem": cfg.retrieval.stemmer,
             "stop": cfg.retrieval.stopwords,
             "domains": cfg.data.domains,
@@ -286,7 +286,7 @@ def prepare_split(
     corpus = load_corpus(cfg.data.corpus)
     qa = load_qa(qa_path, corpus_ids=set(corpus["id"]))
     qa = select_questions(
-        qa, cfg.data.domains, limit, cfg.data.balance_domains, int(cfg.training.get("seed", 0)), qa_path
+        qa, cfg.data.domains, limit, cfg.data.balance_domains, cfg.data.sample_seed, qa_path
     )
     needs_index = options.context not in ("closed_book", "search") or options.router is not None
     retriever = load_retriever(cfg, corpus) if needs_index else None
