@@ -1,4 +1,5 @@
-"""Command line: `grpo-rag index | bootstrap | train | sft | eval | train-experts | route-train | compare | model | rewards | demo-data`.
+"""Command line: `grpo-rag index | ingest | import | retrieval-report | bootstrap | train | sft | eval |
+train-experts | route-train | compare | model | rewards | demo-data`.
 
 User errors (bad config, bad data, missing files) print one `error: ...` line and exit with status 2;
 `--debug` shows the traceback instead.
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grpo_rag.cli_data import add_data_commands
 from grpo_rag.errors import GrpoRagError
 
 if TYPE_CHECKING:
@@ -253,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stemmer", default="english", help="PyStemmer language or 'none'")
     p.add_argument("--stopwords", default="en", help="bm25s stopword list or 'none'")
     p.set_defaults(func=_cmd_index)
+    add_data_commands(sub)  # ingest, import, retrieval-report
 
     p = sub.add_parser("bootstrap", help="build the embedded tokenizer + small Llama (offline)")
     _add_config(p)

@@ -189,18 +189,16 @@ def split_by_passage(
 
     Questions whose gold passages overlap form one group, and a group goes to held-out when the hash of
     its smallest passage id is below `heldout_fraction`; so no held-out gold passage is ever a training
-    gold passage. Caps keep the questions with the smallest question-id hashes, in their source order.
+    gold passage (a question without gold passages is split by its own id). Caps keep the questions with the smallest question-id hashes, in their source order.
     """
     if not 0.0 < heldout_fraction < 1.0:
         raise GrpoRagError(f"heldout_fraction must be between 0 and 1, got {heldout_fraction}")
-    missing = next((row["id"] for row in qa_rows if not row["gold_ids"]), None)
-    if missing is not None:
-        raise GrpoRagError(f"question {missing!r} has no gold passage, so it cannot be split by passage")
-    group = _passage_groups(qa_rows)
+    group = _passage_groups([row for row in qa_rows if row["gold_ids"]])
     train: list[Row] = []
     heldout: list[Row] = []
-    for row in qa_rows:
-        side = heldout if unit_hash(group[row["gold_ids"][0]], salt) < heldout_fraction else train
+    for row in qa_rows:  # a question without gold passages is its own group
+        key = group[row["gold_ids"][0]] if row["gold_ids"] else f"question:{row['id']}"
+        side = heldout if unit_hash(key, salt) < heldout_fraction else train
         side.append(row)
     return _cap_per_domain(train, max_train, salt), _cap_per_domain(heldout, max_heldout, salt)
 

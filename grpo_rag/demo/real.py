@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="configs/smollm2.yaml")
     parser.add_argument("--sft-steps", type=int, default=SFT_STEPS)
     parser.add_argument("--grpo-steps", type=int, help="default: the config's training.max_steps")
-    parser.add_argument("--seed", type=int, help="training.seed of the warm start and GRPO (default: the config's)")
+    parser.add_argument(
+        "--seed", type=int, help="training.seed of the warm start and GRPO (default: the config's)"
+    )
     parser.add_argument("--out", help="run folder (default: the config's training.output_dir)")
     args = parser.parse_args(argv)
     overrides = [f"training.seed={args.seed}"] if args.seed is not None else []

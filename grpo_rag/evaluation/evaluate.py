@@ -22,6 +22,7 @@ from grpo_rag.config import RunConfig
 from grpo_rag.data.io import write_atomic, write_jsonl
 from grpo_rag.evaluation.generate import generate, generate_with_search
 from grpo_rag.pipeline.budget import finish_prompts
+from grpo_rag.pipeline.checks import model_window
 from grpo_rag.pipeline.prepare import Context, load_retriever, prepare_split, prompt_options
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rewards.scoring import score_completion
@@ -134,7 +135,17 @@ def eval_prompts(
     prepared = prepare_split(
         cfg, data or cfg.data.eval, options, None, limit if limit is not None else cfg.data.max_eval_samples
     )
-    return finish_prompts(prepared, tok, options, cfg.prompt.max_tokens)[0], context
+    window = model_window(cfg.model.name_or_path, cfg.model.trust_remote_code)
+    fitted = finish_prompts(
+        prepared,
+        tok,
+        options,
+        cfg.prompt.max_tokens,
+        "held-out prompts",
+        window=window,
+        completion_tokens=cfg.eval.max_new_tokens,
+    )[0]
+    return fitted, context
 
 
 def evaluate(

@@ -8,11 +8,13 @@ evaluation see what the model saw. Runs where the tokenizer is at hand (training
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from datasets import Dataset
 
+from grpo_rag.pipeline.checks import check_prompts
 from grpo_rag.pipeline.prepare import PromptOptions, apply_prefill
 
 
@@ -69,11 +71,21 @@ def fit_prompts(
 
 
 def finish_prompts(
-    prepared: Dataset, tokenizer: Any, options: PromptOptions, max_tokens: int | None, what: str = "prompts"
+    prepared: Dataset,
+    tokenizer: Any,
+    options: PromptOptions,
+    max_tokens: int | None,
+    what: str = "prompts",
+    *,
+    window: int | None = None,
+    completion_tokens: int = 0,
 ) -> tuple[Dataset, int]:
-    """The last prompt steps training and evaluation share: fit the budget (saying how many were cut), then
-    the prefill. Returns (rows, prompts cut)."""
-    prepared, cut = fit_prompts(prepared, tokenizer, options, max_tokens)
+    """The last prompt steps training and evaluation share: fit the budget (saying how many were cut), the
+    data checks (`checks.check_prompts`, printed as warnings), then the prefill. Returns (rows, prompts cut)."""
+    fitted, cut = fit_prompts(prepared, tokenizer, options, max_tokens)
     if cut:
-        print(f"prompt.max_tokens={max_tokens}: passages cut in {cut} of {len(prepared)} {what}")
-    return apply_prefill(prepared, tokenizer, options.prefill), cut
+        print(f"prompt.max_tokens={max_tokens}: passages cut in {cut} of {len(fitted)} {what}")
+    lengths = [prompt_tokens(p, tokenizer) for p in fitted["prompt"]] if window else []
+    for line in check_prompts(prepared, fitted, tokenizer, window, completion_tokens, lengths, what):
+        print(line, file=sys.stderr)
+    return apply_prefill(fitted, tokenizer, options.prefill), cut

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from datasets import Dataset, load_from_disk
 
 from grpo_rag.data.io import load_corpus, load_qa
-from grpo_rag.errors import DataError
+from grpo_rag.errors import ConfigError, DataError
+from grpo_rag.pipeline.checks import answers_in_gold
 from grpo_rag.prompts.templates import build_prompt, build_search_prompt, format_target, render_prefilled
 from grpo_rag.retrieval.bm25 import BM25Retriever
 
@@ -168,7 +169,16 @@ def load_retriever(cfg: RunConfig, corpus: Dataset | None = None) -> BM25Retriev
     """The saved index named by the config (checked against the corpus), or one built in memory."""
     corpus = corpus if corpus is not None else load_corpus(cfg.data.corpus)
     if cfg.retrieval.index_dir and Path(cfg.retrieval.index_dir).exists():
-        return BM25Retriever.load(cfg.retrieval.index_dir, corpus=corpus, backend=cfg.retrieval.backend)
+        retriever = BM25Retriever.load(cfg.retrieval.index_dir, corpus=corpus, backend=cfg.retrieval.backend)
+        for key in ("stemmer", "stopwords"):  # the config must not be overridden silently by the index
+            wanted, built = getattr(cfg.retrieval, key), retriever.settings.get(key)
+            if wanted != built:
+                raise ConfigError(
+                    f"retrieval.{key}: the config says {wanted}, but the index in {cfg.retrieval.index_dir} "
+                    f"was built with {built}; rebuild it (grpo-rag index --{key} {wanted or 'none'}) "
+                    f"or set retrieval.{key}={built or 'null'}"
+                )
+        return retriever
     return BM25Retriever.build(
         corpus,
         stemmer=cfg.retrieval.stemmer,
@@ -277,6 +287,7 @@ def prepare_split(
             "domains": cfg.data.domains,
             "balance": cfg.data.balance_domains,
             "router": router_digest,
+            "columns": 2,  # 2: + answer_in_gold
         },
         sort_keys=True,
     )
@@ -291,6 +302,9 @@ def prepare_split(
     needs_index = options.context not in ("closed_book", "search") or options.router is not None
     retriever = load_retriever(cfg, corpus) if needs_index else None
     prepared = attach_context(qa, retriever, options)
+    text_of = dict(zip(corpus["id"], corpus["text"], strict=True))
+    gold_texts = [[text_of[g] for g in gold if g in text_of] for gold in qa["gold_ids"]]
+    prepared = prepared.add_column("answer_in_gold", answers_in_gold(qa["answers"], gold_texts))
     if cache_dir is not None:
         tmp = cache_dir.with_name(f".{cache_dir.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)

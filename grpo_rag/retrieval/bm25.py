@@ -185,6 +185,11 @@ class BM25Retriever:
         return sorted(self._by_domain)
 
     @property
+    def settings(self) -> dict[str, Any]:
+        """The tokenizer and scoring settings the index was built with (stemmer, stopwords, k1, b)."""
+        return dict(self._settings)
+
+    @property
     def fingerprint(self) -> str:
         """Fingerprint of the corpus this index was built from (see `corpus_fingerprint`)."""
         return self._fingerprint

