@@ -42,7 +42,12 @@ def _iter_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         handle = path.open("rb")
     except FileNotFoundError:
-        raise DataError(path, "file not found") from None
+        where = (
+            ""
+            if path.is_absolute()
+            else f" (relative paths resolve from the current directory, {Path.cwd()})"
+        )
+        raise DataError(path, f"file not found{where}") from None
     except IsADirectoryError:
         raise DataError(path, "is a directory, expected a JSONL file") from None
     except OSError as exc:

@@ -146,9 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-tokens", type=int, default=200)
     parser.add_argument("--overlap", type=int, default=32)
     parser.add_argument("--k", default="1,5,10")
+    parser.add_argument(
+        "--tokenizer", help="as for `grpo-rag ingest` (default: the SmolLM2 tokenizer if installed)"
+    )
     args = parser.parse_args(argv)
     ks = tuple(int(x) for x in args.k.split(","))
-    result = run(args.src, args.real, args.out, args.chunk_tokens, args.overlap, ks)
+    result = run(args.src, args.real, args.out, args.chunk_tokens, args.overlap, ks, args.tokenizer)
     print(format_result(result))
     print(f"wrote {args.out}/report.md and report.json")
     return 0

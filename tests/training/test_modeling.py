@@ -74,7 +74,11 @@ def test_measured_speedup_restores_fp32(tiny_run: dict[str, Any]) -> None:
 def test_missing_model_hint_names_the_fastest_way(tmp_path: Path) -> None:
     from grpo_rag.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"grpo-rag model install smollm2-135m-instruct --dir .*about a minute"):
+    with pytest.raises(
+        ConfigError, match=r"grpo-rag model install smollm2-135m-instruct --dir .*about a minute"
+    ):
         modeling.check_source(str(tmp_path / "models" / "smollm2-135m-instruct"))
-    with pytest.raises(ConfigError, match=r"fastest model to get is `grpo-rag model install smollm2-135m-instruct`"):
+    with pytest.raises(
+        ConfigError, match=r"fastest model to get is `grpo-rag model install smollm2-135m-instruct`"
+    ):
         modeling.check_source("models/tiny")
