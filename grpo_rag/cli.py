@@ -245,6 +245,11 @@ def _cmd_demo_data(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grpo-rag", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the libraries' own progress bars and logs (off by default)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="build and save a BM25 index of a corpus")
@@ -342,6 +347,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for user errors)."""
     args = parse_args(argv)
+    if args.command != "rewards":  # (listing rewards imports no library worth quieting)
+        from grpo_rag.progress import set_verbose, verbose
+
+        set_verbose(args.verbose or verbose())
     if not args.debug:  # library deprecation notices are for us, not for users of the CLI
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -14,6 +14,7 @@ from typing import Any
 from datasets import Dataset
 
 from grpo_rag.pipeline.prepare import PromptOptions, apply_prefill
+from grpo_rag.progress import stage
 
 
 def prompt_tokens(prompt: Any, tokenizer: Any) -> int:
@@ -44,7 +45,7 @@ def fit_prompts(
         return prepared, 0
     prompts, passages_col = list(prepared["prompt"]), list(prepared["passages"])
     was_cut = [False] * len(prompts)
-    for i, row in enumerate(prepared):
+    for i, row in enumerate(stage("prepare", total=len(prompts), unit="prompt", iterable=prepared)):
         excess = prompt_tokens(row["prompt"], tokenizer) - max_tokens if row["passages"] else 0
         if excess <= 0:
             continue

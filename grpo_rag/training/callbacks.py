@@ -17,6 +17,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
 from grpo_rag.data.io import write_atomic
+from grpo_rag.progress import stage
 
 
 class MetricsFile(TrainerCallback):
@@ -69,7 +70,12 @@ class NonFiniteGuard(TrainerCallback):
 
 
 class SummaryLine(ProgressCallback):
-    """The progress bar, with one short line per logging step instead of the raw log dict."""
+    """The `train` stage bar (steps, ETA), with one short line per logging step instead of the raw log dict."""
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if state.is_world_process_zero:
+            self.training_bar = stage("train", total=state.max_steps, unit="step")
+        self.current_step = 0
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any

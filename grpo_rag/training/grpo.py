@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -184,15 +185,21 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     if parts.multi_turn:
         install_tool_template(tok)
         extra["environment_factory"] = environment_factory(load_retriever(cfg), search_options(cfg))
-    trainer = _trainer_class()(
-        model=model,
-        reward_funcs=parts.reward_funcs,
-        args=args,
-        train_dataset=train_ds,
-        processing_class=tok,
-        peft_config=peft_config,
-        **extra,
-    )
+    with warnings.catch_warnings():
+        # TRL warns on every multi-turn run that `environment_factory` is experimental. We chose it knowingly
+        # and pin TRL (pyproject), so the notice tells the user nothing they can act on; other warnings stay.
+        warnings.filterwarnings(
+            "ignore", message=".*'environment_factory'.*experimental", category=UserWarning
+        )
+        trainer = _trainer_class()(
+            model=model,
+            reward_funcs=parts.reward_funcs,
+            args=args,
+            train_dataset=train_ds,
+            processing_class=tok,
+            peft_config=peft_config,
+            **extra,
+        )
     trainer.prepared_from_cache = from_cache
     trainer.truncated_prompts = cut
     trainer.remove_callback(ProgressCallback)

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from datasets import Dataset
 from transformers import set_seed
+from transformers.trainer_callback import ProgressCallback
 
 from grpo_rag.config import RunConfig
 from grpo_rag.data.io import write_atomic
@@ -32,7 +33,7 @@ from grpo_rag.pipeline.prepare import (
     shuffled_passages,
 )
 from grpo_rag.prompts.templates import render_prefilled
-from grpo_rag.training.callbacks import MetricsFile
+from grpo_rag.training.callbacks import MetricsFile, SummaryLine
 from grpo_rag.training.modeling import (
     check_source,
     load_model,
@@ -138,11 +139,14 @@ def train_sft(
         seed=settings.seed,
         max_length=None,  # never cut a long RAFT prompt: truncation would drop the target at its end
         dataloader_num_workers=0,
+        disable_tqdm=False,  # our `train` bar replaces its bar; without this, quiet logging turns it into dict prints
         **({} if torch.cuda.is_available() else {"use_cpu": True, "bf16": False}),
     )
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=lora_config(cfg)
     )
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(SummaryLine())  # the `train` stage bar and one line per logging step
     trainer.add_callback(MetricsFile(out / METRICS_FILE))
     trainable, total = trainable_parameters(trainer.model)
     start = time.time()
