@@ -111,3 +111,16 @@ def trim_metrics(path: Path, upto_step: int) -> None:
         if line.strip() and json.loads(line).get("step", 0) <= upto_step
     ]
     write_atomic(path, "".join(f"{line}\n" for line in keep))
+
+
+def tensorboard_into(trainer: Any, folder: Path) -> None:
+    """Point the TensorBoard writer (`training.report_to: tensorboard`) at `folder` (the run's `tensorboard/`).
+
+    transformers' default is `output_dir/runs/<date>_<host>/`, a new folder per start; one fixed folder keeps a
+    resumed run's events together. TENSORBOARD_LOGGING_DIR, when the user sets it, still wins.
+    """
+    from transformers.integrations import TensorBoardCallback
+
+    for cb in trainer.callback_handler.callbacks:
+        if isinstance(cb, TensorBoardCallback) and cb.logging_dir is None:
+            cb.logging_dir = str(folder)

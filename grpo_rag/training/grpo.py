@@ -27,7 +27,14 @@ from grpo_rag.pipeline.budget import finish_prompts
 from grpo_rag.pipeline.prepare import load_retriever, prepare_split
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rollout.search import environment_factory, search_options
-from grpo_rag.training.callbacks import MetricsFile, NonFiniteGuard, SummaryLine, trim_metrics
+from grpo_rag.training.callbacks import (
+    MetricsFile,
+    NonFiniteGuard,
+    SummaryLine,
+    tensorboard_into,
+    trim_metrics,
+)
+from grpo_rag.training.curves import draw_after_training
 from grpo_rag.training.modeling import (
     check_adapter,
     check_source,
@@ -44,6 +51,7 @@ from grpo_rag.training.run_dir import (
     PREPARED_DIR,
     RESOLVED_CONFIG,
     STAGING_DIR,
+    TENSORBOARD_DIR,
     last_checkpoint,
     save_adapter,
 )
@@ -205,6 +213,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(SummaryLine())
     trainer.add_callback(MetricsFile(out / METRICS_FILE))
+    tensorboard_into(trainer, out / TENSORBOARD_DIR)
     return trainer, checkpoint
 
 
@@ -288,4 +297,5 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     }
     if trainer.accelerator.is_main_process:
         write_atomic(out / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+        draw_after_training(out)  # plots/training_curves.png
     return summary
