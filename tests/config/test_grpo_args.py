@@ -20,8 +20,12 @@ def test_report_to_defaults_to_none_and_passes_through() -> None:
 
 def test_a_missing_tracker_package_is_a_one_line_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
-    with pytest.raises(ConfigError, match="training.report_to: wandb needs the wandb package: pip install wandb"):
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a)
+    )
+    with pytest.raises(
+        ConfigError, match="training.report_to: wandb needs the wandb package: pip install wandb"
+    ):
         check_trackers(["wandb"])
     check_trackers("none")  # and the other names are left to transformers
     check_trackers(["mlflow"])

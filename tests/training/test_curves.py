@@ -24,7 +24,9 @@ def _png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def test_train_writes_the_curves_with_kl_when_beta_is_positive(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+def test_train_writes_the_curves_with_kl_when_beta_is_positive(
+    tiny_run: dict[str, Any], tmp_path: Path
+) -> None:
     raw = copy.deepcopy(tiny_run)
     raw["training"].update(output_dir=str(tmp_path / "run"), beta=0.1)
     train(from_dict(raw))
@@ -44,7 +46,9 @@ def test_train_writes_the_curves_with_kl_when_beta_is_positive(tiny_run: dict[st
 
 
 def test_panels_follow_what_was_logged() -> None:
-    grpo = [{"step": 1, "reward": 0.5, "reward_std": 0.1, "rewards/f1/mean": 0.4, "loss": 0.0, "step_time": 2.0}]
+    grpo = [
+        {"step": 1, "reward": 0.5, "reward_std": 0.1, "rewards/f1/mean": 0.4, "loss": 0.0, "step_time": 2.0}
+    ]
     assert panels(grpo) == ["reward", "rewards/", "step_time"]  # no KL at beta 0, no GRPO loss
     sft = [{"step": 1, "loss": 5.8, "learning_rate": 1e-4}, {"step": 2, "loss": 5.1, "learning_rate": 2e-4}]
     assert panels(sft) == ["loss", "learning_rate"]
