@@ -1,4 +1,4 @@
-"""Command line: `grpo-rag index | bootstrap | train | sft | eval | train-experts | route-train | compare | model | rewards | demo-data`.
+"""Command line: `grpo-rag index | bootstrap | train | sft | eval | train-experts | route-train | compare | model | rewards | demo-data | plot | report`.
 
 User errors (bad config, bad data, missing files) print one `error: ...` line and exit with status 2;
 `--debug` shows the traceback instead.
@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grpo_rag.cli_examples import EXAMPLES
 from grpo_rag.errors import GrpoRagError
+from grpo_rag.reporting.commands import add_commands as add_reporting_commands
 
 if TYPE_CHECKING:
     from grpo_rag.config import RunConfig
@@ -323,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="data/demo")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo_data)
+    add_reporting_commands(sub, EXAMPLES)
+    for name, command in sub.choices.items():  # every --help ends with an example
+        command.epilog = command.epilog or f"example: {EXAMPLES[name]}"
+        command.formatter_class = argparse.RawDescriptionHelpFormatter  # the example stays on one line
     return parser
 
 
@@ -347,7 +353,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for user errors)."""
     args = parse_args(argv)
-    if args.command != "rewards":  # (listing rewards imports no library worth quieting)
+    if args.command not in ("rewards", "plot", "report"):  # (these import no library worth quieting)
         from grpo_rag.progress import set_verbose, verbose
 
         set_verbose(args.verbose or verbose())
