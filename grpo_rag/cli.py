@@ -1,5 +1,5 @@
 """Command line: `grpo-rag index | ingest | import | retrieval-report | bootstrap | train | sft | eval |
-train-experts | route-train | compare | model | rewards | demo-data`.
+train-experts | route-train | compare | model | rewards | demo-data | plot | report`.
 
 User errors (bad config, bad data, missing files) print one `error: ...` line and exit with status 2;
 `--debug` shows the traceback instead.
@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grpo_rag.cli_data import add_data_commands
+from grpo_rag.cli_examples import EXAMPLES
 from grpo_rag.errors import GrpoRagError
+from grpo_rag.reporting.commands import add_commands as add_reporting_commands
 
 if TYPE_CHECKING:
     from grpo_rag.config import RunConfig
@@ -247,6 +249,11 @@ def _cmd_demo_data(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grpo-rag", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the libraries' own progress bars and logs (off by default)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="build and save a BM25 index of a corpus")
@@ -321,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="data/demo")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo_data)
+    add_reporting_commands(sub, EXAMPLES)
+    for name, command in sub.choices.items():  # every --help ends with an example
+        command.epilog = command.epilog or f"example: {EXAMPLES[name]}"
+        command.formatter_class = argparse.RawDescriptionHelpFormatter  # the example stays on one line
     return parser
 
 
@@ -345,6 +356,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for user errors)."""
     args = parse_args(argv)
+    if args.command not in ("rewards", "plot", "report"):  # (these import no library worth quieting)
+        from grpo_rag.progress import set_verbose, verbose
+
+        set_verbose(args.verbose or verbose())
     if not args.debug:  # library deprecation notices are for us, not for users of the CLI
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -13,12 +13,6 @@ from typing import Any
 
 from grpo_rag.errors import GrpoRagError
 
-INGEST_EXAMPLE = (
-    "example: grpo-rag ingest docs/ --out data/mine/corpus.jsonl --domain manuals --chunk-tokens 200"
-)
-IMPORT_EXAMPLE = "example: grpo-rag import squad dev-v2.0.json --out data/squad --domain wiki"
-REPORT_EXAMPLE = "example: grpo-rag retrieval-report --corpus data/real/corpus.jsonl --qa data/real/heldout.jsonl --k 1,5,10"
-
 
 def _cmd_ingest(args: argparse.Namespace) -> None:
     from grpo_rag.data.ingest import IngestOptions, ingest, resolve_counter, summary
@@ -151,7 +145,7 @@ def _cmd_retrieval_report(args: argparse.Namespace) -> None:
 
 def add_data_commands(sub: argparse._SubParsersAction) -> None:
     """Register ingest, import and retrieval-report."""
-    p = sub.add_parser("ingest", help="chunk folders of documents into a corpus JSONL", epilog=INGEST_EXAMPLE)
+    p = sub.add_parser("ingest", help="chunk folders of documents into a corpus JSONL")
     p.add_argument("paths", nargs="+", help="files or folders of .txt .md .html .pdf .jsonl documents")
     p.add_argument("--out", required=True, help="corpus JSONL to write")
     p.add_argument("--domain", help="domain of every chunk (JSONL rows may carry their own)")
@@ -169,9 +163,7 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_ingest)
 
-    p = sub.add_parser(
-        "import", help="convert a QA set (squad, tatqa, jsonl) into corpus + QA files", epilog=IMPORT_EXAMPLE
-    )
+    p = sub.add_parser("import", help="convert a QA set (squad, tatqa, jsonl) into corpus + QA files")
     p.add_argument("format", choices=("squad", "tatqa", "jsonl"))
     p.add_argument("file", help="the QA file (SQuAD/TAT-QA JSON, or JSONL of question/answers)")
     p.add_argument(
@@ -194,9 +186,7 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_import)
 
-    p = sub.add_parser(
-        "retrieval-report", help="BM25 recall@k per domain, no generation", epilog=REPORT_EXAMPLE
-    )
+    p = sub.add_parser("retrieval-report", help="BM25 recall@k per domain, no generation")
     p.add_argument("--corpus", required=True, help="corpus JSONL")
     p.add_argument("--qa", required=True, help="QA JSONL")
     p.add_argument("--k", default="1,5,10", help="comma-separated cut-offs (default 1,5,10)")

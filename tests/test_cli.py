@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,19 @@ def test_every_command_takes_its_config_first_and_the_old_flag_still_works(
     with pytest.raises(SystemExit):
         parse_args(["eval", "--limit", "2"])
     assert "the config is required" in capsys.readouterr().err
+
+
+def test_every_command_help_ends_with_an_example(capsys: pytest.CaptureFixture) -> None:
+    from grpo_rag.cli import build_parser
+    from grpo_rag.cli_examples import EXAMPLES
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(sub.choices) == set(EXAMPLES)
+    for name in sub.choices:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0
+        last = capsys.readouterr().out.strip().splitlines()[-1]
+        assert last == f"example: {EXAMPLES[name]}", name
+        assert last.startswith(f"example: grpo-rag {name}"), name
+        assert parse_args(shlex.split(EXAMPLES[name])[1:]).command == name  # the example parses as written

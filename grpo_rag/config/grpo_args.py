@@ -91,6 +91,28 @@ def _numeric(where: str, value: Any, allowed: set[str]) -> Any:
     return value
 
 
+#: Trackers `training.report_to` may name, and the packages they need (TRL logs to them; none is required).
+TRACKERS = {
+    "tensorboard": ("tensorboard", "tensorboardX"),  # `pip install 'grpo-rag[tensorboard]'`; offline
+    "trackio": ("trackio",),
+    "wandb": ("wandb",),
+}
+
+
+def check_trackers(report_to: Any) -> None:
+    """A tracker named in `training.report_to` whose package is missing fails in one line, saying what to install."""
+    import importlib.util
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    for name in names:
+        packages = TRACKERS.get(str(name))
+        if packages and not any(importlib.util.find_spec(p) for p in packages):
+            extra = " (or `pip install 'grpo-rag[tensorboard]'`)" if name == "tensorboard" else ""
+            raise ConfigError(
+                f"training.report_to: {name} needs the {packages[0]} package: pip install {packages[0]}{extra}"
+            )
+
+
 def make_grpo_config(training: dict[str, Any], **overrides: Any) -> Any:
     """TRL `GRPOConfig` from the validated `training` section (CPU forced when no GPU is visible).
 
@@ -100,6 +122,7 @@ def make_grpo_config(training: dict[str, Any], **overrides: Any) -> Any:
     from trl import GRPOConfig
 
     args = {**training, **overrides}
+    check_trackers(args.get("report_to"))
     if not torch.cuda.is_available():
         args.setdefault("use_cpu", True)
         args.setdefault("bf16", False)

@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         f"points; vs the warm start: EM {gains['exact_match_over_warm_start'] * 100:+.1f}. "
         f"Total {timings['total'] / 60:.1f} min. Summary: {run / 'demo_summary.json'}"
     )
+    from grpo_rag.reporting.commands import report_run  # plots + run_report.md of the run folder
+
+    print(f"Run report (config, adapter, time, every eval, plots): {report_run(run)}")
     return 0
 
 

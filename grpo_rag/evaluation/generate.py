@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from tqdm.auto import tqdm
 
+from grpo_rag.progress import stage
 from grpo_rag.rollout.search import SearchEnvironment
 
 
@@ -33,7 +33,7 @@ def generate(
     tok.padding_side = "left"
     device = next(model.parameters()).device
     out: list[str] = []
-    for start in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch", leave=False):
+    for start in stage(desc, total=None, unit="batch", iterable=range(0, len(texts), batch_size)):
         batch = texts[start : start + batch_size]
         enc = tok(batch, return_tensors="pt", padding=True, add_special_tokens=not chat).to(device)
         ids = model.generate(
@@ -81,11 +81,11 @@ def generate_with_search(
     active = list(range(len(convs)))
     for turn in range(max_calls + 1):
         next_active = []
-        for start in tqdm(
-            range(0, len(active), batch_size),
-            desc=f"eval (search turn {turn + 1})",
+        for start in stage(
+            f"eval (search turn {turn + 1})",
+            total=None,
             unit="batch",
-            leave=False,
+            iterable=range(0, len(active), batch_size),
         ):
             batch = active[start : start + batch_size]
             texts = [

@@ -16,6 +16,7 @@ from datasets import Dataset
 
 from grpo_rag.pipeline.checks import check_prompts
 from grpo_rag.pipeline.prepare import PromptOptions, apply_prefill
+from grpo_rag.progress import stage
 
 
 def prompt_tokens(prompt: Any, tokenizer: Any) -> int:
@@ -46,7 +47,7 @@ def fit_prompts(
         return prepared, 0
     prompts, passages_col = list(prepared["prompt"]), list(prepared["passages"])
     was_cut = [False] * len(prompts)
-    for i, row in enumerate(prepared):
+    for i, row in enumerate(stage("prepare", total=len(prompts), unit="prompt", iterable=prepared)):
         excess = prompt_tokens(row["prompt"], tokenizer) - max_tokens if row["passages"] else 0
         if excess <= 0:
             continue
@@ -85,7 +86,10 @@ def finish_prompts(
     fitted, cut = fit_prompts(prepared, tokenizer, options, max_tokens)
     if cut:
         print(f"prompt.max_tokens={max_tokens}: passages cut in {cut} of {len(fitted)} {what}")
-    lengths = [prompt_tokens(p, tokenizer) for p in fitted["prompt"]] if window else []
+    # Chat prompts need the template to be measured; a multi-turn run installs its tool template later.
+    measurable = len(fitted) > 0 and (isinstance(fitted[0]["prompt"], str) or bool(tokenizer.chat_template))
+    lengths = [prompt_tokens(p, tokenizer) for p in fitted["prompt"]] if window and measurable else []
+    window = window if measurable else None
     for line in check_prompts(prepared, fitted, tokenizer, window, completion_tokens, lengths, what):
         print(line, file=sys.stderr)
     return apply_prefill(fitted, tokenizer, options.prefill), cut

@@ -21,6 +21,7 @@ from datasets import Dataset, load_from_disk
 from grpo_rag.data.io import load_corpus, load_qa
 from grpo_rag.errors import ConfigError, DataError
 from grpo_rag.pipeline.checks import answers_in_gold
+from grpo_rag.progress import stage
 from grpo_rag.prompts.templates import build_prompt, build_search_prompt, format_target, render_prefilled
 from grpo_rag.retrieval.bm25 import BM25Retriever
 
@@ -64,6 +65,10 @@ class PromptOptions:
         )
 
 
+#: Questions per retrieval call in `attach_context` (one call per batch moves the `retrieve` bar).
+RETRIEVE_BATCH = 256
+
+
 def attach_context(
     qa: Dataset,
     retriever: BM25Retriever | None,
@@ -95,17 +100,25 @@ def attach_context(
         by_k: dict[int, list[int]] = {}
         for i, dom in enumerate(qa["domain"]):
             by_k.setdefault(options.k_for(dom), []).append(i)
-        for k, rows in by_k.items():
-            domains = static if routes is None else [routes[i].domains for i in rows]
-            found = retriever.retrieve(
-                [questions[i] for i in rows],
-                k=k,
-                domains=domains,
-                show_progress=show_progress,
-                scoring=options.scoring,
-            )
-            for i, row_hits in zip(rows, found, strict=True):
-                hits[i] = [(h.id, h.title, h.text) for h in row_hits]
+        # Batches of questions, so that the stage bar moves and shows an ETA on large sets.
+        batches = [
+            (k, rows[s : s + RETRIEVE_BATCH])
+            for k, rows in by_k.items()
+            for s in range(0, len(rows), RETRIEVE_BATCH)
+        ]
+        with stage("retrieve", total=n, unit="q") as bar:
+            for k, rows in batches:
+                domains = static if routes is None else [routes[i].domains for i in rows]
+                found = retriever.retrieve(
+                    [questions[i] for i in rows],
+                    k=k,
+                    domains=domains,
+                    show_progress=show_progress,
+                    scoring=options.scoring,
+                )
+                for i, row_hits in zip(rows, found, strict=True):
+                    hits[i] = [(h.id, h.title, h.text) for h in row_hits]
+                bar.update(len(rows))
     elif options.context == "oracle":
         if retriever is None:
             raise ValueError("oracle context needs the corpus (through a retriever)")

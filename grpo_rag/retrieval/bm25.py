@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from grpo_rag.data.io import load_corpus
 from grpo_rag.errors import GrpoRagError
+from grpo_rag.progress import stage, verbose
 from grpo_rag.retrieval import index_store
 from grpo_rag.retrieval.index_store import MANIFEST, PASSAGE_COLUMNS  # noqa: F401  (part of this module's API)
 
@@ -169,12 +170,18 @@ class BM25Retriever:
             f"{title}\n{text}" if title else text
             for title, text in zip(passages["title"], passages["text"], strict=True)
         ]
-        tokens = tokenize(docs, show_progress=show_progress)
-        pooled = _new_bm25(tokens, k1, b, show_progress)
-        by_domain: dict[str, bm25s.BM25] = {}
-        for domain in sorted(set(passages["domain"])):
-            sub = [tok for tok, d in zip(tokens, passages["domain"], strict=True) if d == domain]
-            by_domain[domain] = _new_bm25(sub, k1, b, show_progress=False)
+        names = sorted(set(passages["domain"]))
+        # One bar for the whole build (tokenize, the pool, each domain); bm25s' own bars only when asked.
+        with stage("index", total=2 + len(names), unit="step") as bar:
+            tokens = tokenize(docs, show_progress=show_progress)
+            bar.update()
+            pooled = _new_bm25(tokens, k1, b, show_progress)
+            bar.update()
+            by_domain: dict[str, bm25s.BM25] = {}
+            for domain in names:
+                sub = [tok for tok, d in zip(tokens, passages["domain"], strict=True) if d == domain]
+                by_domain[domain] = _new_bm25(sub, k1, b, show_progress=False)
+                bar.update()
         settings = {"stemmer": stemmer, "stopwords": stopwords, "k1": k1, "b": b}
         return cls(passages, pooled, by_domain, settings, index_store.fingerprint(passages), backend)
 
@@ -352,10 +359,14 @@ def build_index(
     *,
     stemmer: str | None = "english",
     stopwords: str | None = "en",
-    show_progress: bool = True,
+    show_progress: bool | None = None,
 ) -> BM25Retriever:
-    """Load a corpus JSONL file, index it and save the index to `out_dir` (what `grpo-rag index` runs)."""
+    """Load a corpus JSONL file, index it and save the index to `out_dir` (what `grpo-rag index` runs).
+
+    `show_progress` turns on bm25s' own bars (default: only when verbose); the `index` stage bar always shows.
+    """
     corpus = load_corpus(corpus_path)
-    retriever = BM25Retriever.build(corpus, stemmer=stemmer, stopwords=stopwords, show_progress=show_progress)
+    show = verbose() if show_progress is None else show_progress
+    retriever = BM25Retriever.build(corpus, stemmer=stemmer, stopwords=stopwords, show_progress=show)
     retriever.save(out_dir)
     return retriever

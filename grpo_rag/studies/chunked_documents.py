@@ -51,10 +51,16 @@ def _qa_dataset(rows: list[dict[str, Any]]) -> Dataset:
 
 
 def run(
-    src: Path, real: Path, out: Path, chunk_tokens: int, overlap: int, k: tuple[int, ...]
+    src: Path,
+    real: Path,
+    out: Path,
+    chunk_tokens: int,
+    overlap: int,
+    k: tuple[int, ...],
+    tokenizer: str | None = None,
 ) -> dict[str, Any]:
     """Ingest the articles, build both gold labellings, and compare recall with the paragraph corpus."""
-    count, counter = resolve_counter(None)
+    count, counter = resolve_counter(tokenizer)
     heldout = [r for r in load_qa(real / "heldout.jsonl").to_list() if r["domain"] in DOMAINS]
     options = ReportOptions(k, own_domain=True)
     with tempfile.TemporaryDirectory() as tmp:

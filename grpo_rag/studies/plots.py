@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from grpo_rag.plotting import pyplot as _pyplot
+from grpo_rag.plotting import save as _save
+
 #: Freshness bars: (report key, legend label).
 _FRESH = (
     ("heldout", "held-out"),
@@ -12,15 +15,6 @@ _FRESH = (
     ("updated_after", "updated facts, after"),
     ("new_entities", "new entities"),
 )
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _grouped_bars(ax: Any, groups: list[str], series: dict[str, list[float]]) -> None:
@@ -97,10 +91,3 @@ def write_plots(report: dict[str, Any], out_dir: Path) -> list[str]:
         paths.append(freshness(report, out_dir / "freshness.png"))
     paths.append(accuracy_vs_cost(report, out_dir / "accuracy_vs_cost.png"))
     return [str(p) for p in paths]
-
-
-def _save(fig: Any, path: Path) -> None:
-    """Lay out, write as PNG and free the figure (pyplot keeps every open figure alive)."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)

@@ -17,6 +17,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
 from grpo_rag.data.io import write_atomic
+from grpo_rag.progress import stage
 
 
 class MetricsFile(TrainerCallback):
@@ -69,7 +70,12 @@ class NonFiniteGuard(TrainerCallback):
 
 
 class SummaryLine(ProgressCallback):
-    """The progress bar, with one short line per logging step instead of the raw log dict."""
+    """The `train` stage bar (steps, ETA), with one short line per logging step instead of the raw log dict."""
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if state.is_world_process_zero:
+            self.training_bar = stage("train", total=state.max_steps, unit="step")
+        self.current_step = 0
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
@@ -105,3 +111,16 @@ def trim_metrics(path: Path, upto_step: int) -> None:
         if line.strip() and json.loads(line).get("step", 0) <= upto_step
     ]
     write_atomic(path, "".join(f"{line}\n" for line in keep))
+
+
+def tensorboard_into(trainer: Any, folder: Path) -> None:
+    """Point the TensorBoard writer (`training.report_to: tensorboard`) at `folder` (the run's `tensorboard/`).
+
+    transformers' default is `output_dir/runs/<date>_<host>/`, a new folder per start; one fixed folder keeps a
+    resumed run's events together. TENSORBOARD_LOGGING_DIR, when the user sets it, still wins.
+    """
+    from transformers.integrations import TensorBoardCallback
+
+    for cb in trainer.callback_handler.callbacks:
+        if isinstance(cb, TensorBoardCallback) and cb.logging_dir is None:
+            cb.logging_dir = str(folder)

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,14 @@ from grpo_rag.pipeline.checks import model_window
 from grpo_rag.pipeline.prepare import load_retriever, prepare_split
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rollout.search import environment_factory, search_options
-from grpo_rag.training.callbacks import MetricsFile, NonFiniteGuard, SummaryLine, trim_metrics
+from grpo_rag.training.callbacks import (
+    MetricsFile,
+    NonFiniteGuard,
+    SummaryLine,
+    tensorboard_into,
+    trim_metrics,
+)
+from grpo_rag.training.curves import draw_after_training
 from grpo_rag.training.modeling import (
     check_adapter,
     check_source,
@@ -44,6 +52,7 @@ from grpo_rag.training.run_dir import (
     PREPARED_DIR,
     RESOLVED_CONFIG,
     STAGING_DIR,
+    TENSORBOARD_DIR,
     last_checkpoint,
     save_adapter,
 )
@@ -193,20 +202,27 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     if parts.multi_turn:
         install_tool_template(tok)
         extra["environment_factory"] = environment_factory(load_retriever(cfg), search_options(cfg))
-    trainer = _trainer_class()(
-        model=model,
-        reward_funcs=parts.reward_funcs,
-        args=args,
-        train_dataset=train_ds,
-        processing_class=tok,
-        peft_config=peft_config,
-        **extra,
-    )
+    with warnings.catch_warnings():
+        # TRL warns on every multi-turn run that `environment_factory` is experimental. We chose it knowingly
+        # and pin TRL (pyproject), so the notice tells the user nothing they can act on; other warnings stay.
+        warnings.filterwarnings(
+            "ignore", message=".*'environment_factory'.*experimental", category=UserWarning
+        )
+        trainer = _trainer_class()(
+            model=model,
+            reward_funcs=parts.reward_funcs,
+            args=args,
+            train_dataset=train_ds,
+            processing_class=tok,
+            peft_config=peft_config,
+            **extra,
+        )
     trainer.prepared_from_cache = from_cache
     trainer.truncated_prompts = cut
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(SummaryLine())
     trainer.add_callback(MetricsFile(out / METRICS_FILE))
+    tensorboard_into(trainer, out / TENSORBOARD_DIR)
     return trainer, checkpoint
 
 
@@ -290,4 +306,5 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     }
     if trainer.accelerator.is_main_process:
         write_atomic(out / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+        draw_after_training(out)  # plots/training_curves.png
     return summary

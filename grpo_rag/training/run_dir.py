@@ -15,6 +15,10 @@ RESOLVED_CONFIG = "config.resolved.yaml"
 ADAPTER_DIR = "adapter"
 STAGING_DIR = ".staging"  # checkpoints are written here first, then renamed into place
 PREPARED_DIR = "prepared-train"  # the training questions with retrieval done (reused when inputs match)
+PLOTS_DIR = "plots"  # PNGs: the training curves (written by train, redrawn by `grpo-rag plot`), eval bars
+CURVES_FILE = "training_curves.png"
+TENSORBOARD_DIR = "tensorboard"  # event files when training.report_to includes tensorboard
+REPORT_FILE = "run_report.md"  # `grpo-rag report RUN`
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:

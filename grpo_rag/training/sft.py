@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from datasets import Dataset
 from transformers import set_seed
+from transformers.trainer_callback import ProgressCallback
 
 from grpo_rag.config import RunConfig
 from grpo_rag.data.io import write_atomic
@@ -32,7 +33,8 @@ from grpo_rag.pipeline.prepare import (
     shuffled_passages,
 )
 from grpo_rag.prompts.templates import render_prefilled
-from grpo_rag.training.callbacks import MetricsFile
+from grpo_rag.training.callbacks import MetricsFile, SummaryLine, tensorboard_into
+from grpo_rag.training.curves import draw_after_training
 from grpo_rag.training.modeling import (
     check_source,
     load_model,
@@ -41,7 +43,7 @@ from grpo_rag.training.modeling import (
     uses_chat,
 )
 from grpo_rag.training.parts import lora_config
-from grpo_rag.training.run_dir import ADAPTER_DIR, METRICS_FILE, save_adapter
+from grpo_rag.training.run_dir import ADAPTER_DIR, METRICS_FILE, TENSORBOARD_DIR, save_adapter
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def train_sft(
     """Train a LoRA adapter with SFTTrainer into `out_dir/adapter`; returns (and writes) a summary."""
     from trl import SFTConfig, SFTTrainer
 
+    from grpo_rag.config.grpo_args import check_trackers
     from grpo_rag.errors import ConfigError
 
     out = Path(out_dir)
@@ -125,6 +128,7 @@ def train_sft(
         tokenizer=first_tok,
     )
     model, tok = load_model(cfg.model)
+    check_trackers(cfg.training.get("report_to"))
     args = SFTConfig(
         output_dir=str(out),
         max_steps=settings.steps,
@@ -134,16 +138,20 @@ def train_sft(
         warmup_steps=max(1, settings.steps // 20),
         logging_steps=max(1, settings.steps // 10),
         save_strategy="no",
-        report_to="none",
+        report_to=cfg.training.get("report_to", "none"),  # the same tracker choice as GRPO runs
         seed=settings.seed,
         max_length=None,  # never cut a long RAFT prompt: truncation would drop the target at its end
         dataloader_num_workers=0,
+        disable_tqdm=False,  # our `train` bar replaces its bar; without this, quiet logging turns it into dict prints
         **({} if torch.cuda.is_available() else {"use_cpu": True, "bf16": False}),
     )
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=lora_config(cfg)
     )
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(SummaryLine())  # the `train` stage bar and one line per logging step
     trainer.add_callback(MetricsFile(out / METRICS_FILE))
+    tensorboard_into(trainer, out / TENSORBOARD_DIR)
     trainable, total = trainable_parameters(trainer.model)
     start = time.time()
     trainer.train()
@@ -161,4 +169,5 @@ def train_sft(
         "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
     }
     write_atomic(out / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    draw_after_training(out)  # plots/training_curves.png (the loss and learning rate)
     return summary

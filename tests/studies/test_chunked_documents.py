@@ -39,7 +39,7 @@ def test_study_runs_and_reports_every_domain(tmp_path: Path) -> None:
     write_jsonl(real / "heldout.jsonl", heldout)
     result = run(src, real, tmp_path / "out", 12, 2, (1, 5), tokenizer="words")
     assert result["largest_chunk_tokens"] <= 12
-    assert result["ingest"]["mb"] > 0 and result["chunks"] > len(corpus)  # 12-token chunks split paragraphs
+    assert result["chunks"] > len(corpus)  # 12-token chunks split paragraphs
     for report in result["reports"].values():
         assert report["rows"]["all"]["n"] == len(heldout)
         assert 0.0 <= report["rows"]["all"]["recall"]["1"] <= report["rows"]["all"]["recall"]["5"] <= 1.0
