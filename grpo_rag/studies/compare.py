@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from grpo_rag.config import RunConfig, dump_config, replace_sections
-from grpo_rag.data.io import load_corpus, load_qa, write_atomic
+from grpo_rag.data.io import load_qa, write_atomic
 from grpo_rag.errors import ConfigError
 from grpo_rag.evaluation.evaluate import evaluate
 from grpo_rag.pipeline.prepare import Context, load_retriever
 from grpo_rag.retrieval.bm25 import build_index
 from grpo_rag.rss_probe import PeakRSS, dir_bytes
-from grpo_rag.studies.compare_report import FRESHNESS_SETS, LABELS, report_markdown, verdict_rows
+from grpo_rag.studies.compare_freshness import prepare_freshness
+from grpo_rag.studies.compare_report import LABELS, report_markdown, verdict_rows
 from grpo_rag.studies.settings import SECTION, CompareConfig
 from grpo_rag.training.grpo import train
 from grpo_rag.training.sft import SFTOptions, train_sft
@@ -44,58 +45,33 @@ def _with(cfg: RunConfig, **sections: dict[str, Any]) -> RunConfig:
     return replace_sections(cfg, **sections)
 
 
-def _trim(metrics: dict[str, Any]) -> dict[str, Any]:
-    out = {k: metrics.get(k) for k in KEPT}
+def _trim(metrics: dict[str, Any], lenient: bool = False) -> dict[str, Any]:
+    """The report's figures of one evaluation; with `lenient`, EM / F1 are the lenient ones (strict kept too)."""
+
+    def pick(m: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        row = {k: m.get(k) for k in keys}
+        if lenient:
+            row["strict_exact_match"] = m.get("exact_match")
+            row["exact_match"], row["f1"] = m.get("lenient_exact_match"), m.get("lenient_f1")
+        return row
+
+    out = pick(metrics, KEPT)
     out["per_domain"] = {
-        d: {k: m.get(k) for k in KEPT if k != "seconds_per_question"}
+        d: pick(m, tuple(k for k in KEPT if k != "seconds_per_question"))
         for d, m in metrics.get("per_domain", {}).items()
     }
     return out
 
 
-# --- freshness ----------------------------------------------------------------------------------------------
-def prepare_freshness(cfg: RunConfig, out: Path) -> dict[str, Any]:
-    """Write the changed demo KB and its QA sets under `out`, re-index the changed corpus (timed)."""
-    from grpo_rag.demo.freshness import change_kb, write_changed_kb
-
-    cc = compare_settings(cfg)
-    corpus = [dict(r) for r in load_corpus(cfg.data.corpus)]
-    train_qa = [dict(r) for r in load_qa(cfg.data.train)]
-    try:
-        kb = change_kb(
-            corpus,
-            train_qa,
-            updated_per_domain=cc.updated_facts_per_domain,
-            new_families_per_domain=cc.new_families_per_domain,
-            seed=cc.freshness_seed,
-        )
-    except ValueError as exc:
-        raise ConfigError(
-            f"compare.freshness: needs the demo data made by `grpo-rag demo-data` ({exc}); "
-            "set compare.freshness: false for other data"
-        ) from None
-    paths = write_changed_kb(out, kb)
-    start = time.time()
-    build_index(
-        paths["corpus"],
-        out / "index",
-        stemmer=cfg.retrieval.stemmer,
-        stopwords=cfg.retrieval.stopwords,
-        show_progress=False,
-    )
-    reindex = time.time() - start
-    original = {r["id"]: r["text"] for r in corpus}
+def question_scores(eval_dir: Path, lenient: bool) -> dict[str, list[Any]]:
+    """Per-question EM and F1 of one evaluation (from its predictions.jsonl), for paired bootstrap intervals."""
+    em, f1 = ("lenient_exact_match", "lenient_f1") if lenient else ("exact_match", "f1")
+    rows = [json.loads(line) for line in (eval_dir / "predictions.jsonl").read_text().splitlines() if line]
     return {
-        "corpus": str(paths["corpus"]),
-        "index": str(out / "index"),
-        "sets": {name: str(paths[name]) for name, _ in FRESHNESS_SETS},
-        "updated_passages": sum(
-            1 for r in kb.corpus if r["id"] in original and original[r["id"]] != r["text"]
-        ),
-        "added_passages": len(kb.corpus) - len(corpus),
-        "updated_questions": len(kb.updated_after),
-        "new_entity_questions": len(kb.new_entities),
-        "reindex_seconds": round(reindex, 3),
+        "id": [r["id"] for r in rows],
+        "domain": [r["domain"] for r in rows],
+        "exact_match": [r[em] for r in rows],
+        "f1": [r[f1] for r in rows],
     }
 
 
@@ -151,14 +127,16 @@ def evaluate_arm(
     """Score one arm: held-out in both contexts (its own first), then the freshness sets in its own context."""
     own = primary_context(arm)
     other: Context = "retrieved" if own == "closed_book" else "closed_book"
+    lenient = compare_settings(cfg).score == "lenient"
     result: dict[str, Any] = {}
     with PeakRSS() as rss:
         heldout = evaluate(cfg, checkpoint, run_dir / "eval-heldout", context=own)
-    result["heldout"] = _trim(heldout)
+    result["heldout"] = _trim(heldout, lenient)
+    result["heldout_scores"] = question_scores(run_dir / "eval-heldout", lenient)
     result["inference_peak_rss_mb"] = rss.mb
     result["heldout_other_context"] = {
         "context": other,
-        **_trim(evaluate(cfg, checkpoint, run_dir / f"eval-heldout-{other}", context=other)),
+        **_trim(evaluate(cfg, checkpoint, run_dir / f"eval-heldout-{other}", context=other), lenient),
     }
     by_context = {
         own: heldout["seconds_per_question"],
@@ -169,18 +147,26 @@ def evaluate_arm(
         "without_retrieval_s": round(by_context["closed_book"], 5),
     }
     if fresh is not None:
-        changed = _with(cfg, data={"corpus": fresh["corpus"]}, retrieval={"index_dir": fresh["index"]})
+        corpora = {
+            "changed": _with(cfg, data={"corpus": fresh["corpus"]}, retrieval={"index_dir": fresh["index"]}),
+            "original": _with(
+                cfg,
+                data={"corpus": fresh["original_corpus"]},
+                retrieval={"index_dir": fresh["original_index"]},
+            ),
+        }
         result["freshness"] = {
             name: _trim(
                 evaluate(
-                    changed if corpus == "changed" else cfg,
+                    corpora[corpus],
                     checkpoint,
                     run_dir / f"eval-{name}",
                     data=fresh["sets"][name],
                     context=own,
-                )
+                ),
+                lenient,
             )
-            for name, corpus in FRESHNESS_SETS
+            for name, corpus in fresh["set_corpus"].items()
         }
     return result
 
@@ -224,13 +210,18 @@ def run_compare(
     write_atomic(out / "config.resolved.yaml", dump_config(cfg))
     load_seconds, retrieval_s = _time_retrieval(cfg)
     fresh = prepare_freshness(cfg, out / "freshness") if compare_settings(cfg).freshness else None
+    train_cfg = cfg  # documents freshness: the arms train without the documents that arrive later
+    if fresh is not None and fresh["kind"] == "documents":
+        train_cfg = _with(
+            cfg, data={"corpus": fresh["train_corpus"]}, retrieval={"index_dir": fresh["train_index"]}
+        )
     arms: dict[str, Any] = {}
     adapters: dict[str, Path] = {}
     for arm in compare_settings(cfg).arms:
         run_dir = out / "arms" / arm
         print(f"\n=== compare: arm {arm} ({LABELS[arm]})", flush=True)
         with PeakRSS() as rss:
-            summary = train_arm(cfg, arm, run_dir, adapters, overwrite)
+            summary = train_arm(train_cfg, arm, run_dir, adapters, overwrite)
         adapter = Path(summary["adapter"]) if summary else None
         if adapter is not None:
             adapters[arm] = adapter
@@ -253,6 +244,8 @@ def run_compare(
             "grpo_steps": cfg.training.get("max_steps"),
             "grpo_learning_rate": cfg.training.get("learning_rate"),
             "lora_r": cfg.lora.r,
+            "score": compare_settings(cfg).score,
+            "bootstrap_samples": compare_settings(cfg).bootstrap_samples,
         },
         "retrieval": {
             "index_seconds": round(index_seconds, 3),

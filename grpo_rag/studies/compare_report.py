@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 #: Human-readable arm names, in report order.
 LABELS = {
     "closed_book_ft": "closed-book FT",
@@ -31,8 +33,33 @@ VERDICT_PAIRS = (
     ("hybrid", "rag_grpo"),
 )
 
-#: Evaluation sets of the freshness check: (name, which corpus it is scored against).
-FRESHNESS_SETS = (("updated_before", "original"), ("updated_after", "changed"), ("new_entities", "changed"))
+
+def paired_bootstrap(
+    a: list[float], b: list[float], samples: int, seed: int = 0
+) -> tuple[float, float] | None:
+    """95% interval of mean(a) - mean(b) over questions resampled with replacement (a[i], b[i]: one question)."""
+    if samples <= 0 or not a or len(a) != len(b):
+        return None
+    diffs = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    picks = np.random.default_rng(seed).integers(0, len(diffs), size=(samples, len(diffs)))
+    lo, hi = np.quantile(diffs[picks].mean(axis=1), [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def _interval(report: dict[str, Any], a: str, b: str, metric: str) -> str:
+    """ " [lo, hi]" for a paired bootstrap of arm a minus arm b on the held-out questions both scored."""
+    samples = report["settings"].get("bootstrap_samples", 0)
+    sa, sb = report["arms"][a].get("heldout_scores"), report["arms"][b].get("heldout_scores")
+    if not samples or not sa or not sb:
+        return ""
+    by_id = dict(zip(sb["id"], sb[metric], strict=True))
+    pairs = [(x, by_id[i]) for i, x in zip(sa["id"], sa[metric], strict=True) if i in by_id]
+    ci = paired_bootstrap([p[0] for p in pairs], [p[1] for p in pairs], samples)
+    return "" if ci is None else f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+
+
+def _fresh_names(report: dict[str, Any]) -> list[str]:
+    return list(report["freshness"]["set_corpus"]) if report.get("freshness") else []
 
 
 def _em(arm: dict[str, Any], where: str) -> float | None:
@@ -56,12 +83,12 @@ def verdict_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         A, B = arms[a], arms[b]
         parts = [
-            f"{_diff(_em(A, 'heldout'), _em(B, 'heldout'))} EM on held-out "
-            f"(F1 {_diff(A['heldout']['f1'], B['heldout']['f1'])})"
+            f"{_diff(_em(A, 'heldout'), _em(B, 'heldout'))}{_interval(report, a, b, 'exact_match')} EM on "
+            f"held-out (F1 {_diff(A['heldout']['f1'], B['heldout']['f1'])}{_interval(report, a, b, 'f1')})"
         ]
-        if report["freshness"]:
-            parts.append(f"{_diff(_em(A, 'updated_after'), _em(B, 'updated_after'))} on updated facts")
-            parts.append(f"{_diff(_em(A, 'new_entities'), _em(B, 'new_entities'))} on new entities")
+        fresh = report["freshness"]
+        for name in _fresh_names(report)[1:]:
+            parts.append(f"{_diff(_em(A, name), _em(B, name))} on {fresh['set_labels'][name]}")
         minutes = (A["cost"]["cumulative_train_seconds"] - B["cost"]["cumulative_train_seconds"]) / 60
         parts.append(f"{minutes:+.1f} min training")
         domains = {
@@ -81,14 +108,16 @@ def verdict_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     if report["freshness"]:
+        first, second = report["freshness"]["pair"]
+        labels = report["freshness"]["set_labels"]
         for name, arm in arms.items():
-            before, after = _em(arm, "updated_before"), _em(arm, "updated_after")
+            before, after = _em(arm, first), _em(arm, second)
             rows.append(
                 {
                     "kind": "freshness",
                     "a": name,
-                    "text": f"{LABELS[name]}: {before:.3f} EM on the updated facts before the change, "
-                    f"{after:.3f} after ({_diff(after, before)})",
+                    "text": f"{LABELS[name]}: {before:.3f} EM on {labels[first]}, {after:.3f} on "
+                    f"{labels[second]} ({_diff(after, before)})",
                 }
             )
         trained = {n: a["cost"]["cumulative_train_seconds"] for n, a in arms.items() if a["cost"]["steps"]}
@@ -102,6 +131,26 @@ def verdict_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                     f"time of each trained arm: {times}",
                 }
             )
+    domains = sorted({d for a in arms.values() for d in a["heldout"]["per_domain"]})
+    for d in domains if len(domains) > 1 else []:
+        ranked = sorted(
+            arms, key=lambda n: -(arms[n]["heldout"]["per_domain"].get(d, {}).get("exact_match") or 0.0)
+        )
+        best_em = arms[ranked[0]]["heldout"]["per_domain"][d]["exact_match"] or 0.0
+        runner = (
+            arms[ranked[1]]["heldout"]["per_domain"].get(d, {}).get("exact_match")
+            if len(ranked) > 1
+            else None
+        )
+        margin = f", {best_em - (runner or 0.0):+.3f} over {LABELS[ranked[1]]}" if len(ranked) > 1 else ""
+        rows.append(
+            {
+                "kind": "domain_best",
+                "domain": d,
+                "a": ranked[0],
+                "text": f"{d}: {LABELS[ranked[0]]} has the highest EM ({best_em:.3f}{margin})",
+            }
+        )
     top = max(arms[n]["heldout"]["exact_match"] or 0.0 for n in arms)
     best = [n for n in arms if (arms[n]["heldout"]["exact_match"] or 0.0) == top]  # all of them on a tie
     rows.append(
@@ -135,14 +184,17 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
         "## Held-out accuracy",
         "",
-        "| arm | context | n | EM | F1 | grounded | EM other context |",
-        "|---|---|---|---|---|---|---|",
+        f"EM and F1 are {s.get('score', 'strict')} ({'untagged answers read too' if s.get('score') == 'lenient' else 'the answer must be in <answer> tags'}).",
+        "",
+        "| arm | context | n | EM | F1 | grounded | citation precision | s/question | EM other context |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for a in arms.values():
         h, o = a["heldout"], a["heldout_other_context"]
         lines.append(
             f"| {a['label']} | {a['context']} | {h['n']} | {_cell(h['exact_match'])} | {_cell(h['f1'])} | "
-            f"{_cell(h['grounded'])} | {_cell(o['exact_match'])} ({o['context']}) |"
+            f"{_cell(h['grounded'])} | {_cell(h['citation_precision'])} | {_cell(h['seconds_per_question'], 4)} | "
+            f"{_cell(o['exact_match'])} ({o['context']}) |"
         )
     domains = sorted({d for a in arms.values() for d in a["heldout"]["per_domain"]})
     lines += [
@@ -157,27 +209,33 @@ def report_markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {a['label']} | " + " | ".join(_cell(pd.get(d, {}).get("exact_match")) for d in domains) + " |"
         )
+    lines += [
+        "",
+        "F1 per domain:",
+        "",
+        "| arm | " + " | ".join(domains) + " |",
+        "|---" * (len(domains) + 1) + "|",
+    ]
+    for a in arms.values():
+        pd = a["heldout"]["per_domain"]
+        lines.append(
+            f"| {a['label']} | " + " | ".join(_cell(pd.get(d, {}).get("f1")) for d in domains) + " |"
+        )
     fresh = report["freshness"]
     if fresh:
+        names = _fresh_names(report)
         lines += [
             "",
             "## Freshness: corpus changed, re-indexed, nothing retrained",
             "",
-            f"{fresh['updated_passages']} training facts got new values and {fresh['added_passages']} passages "
-            f"about new entities were added; re-indexing took {fresh['reindex_seconds']:.2f} s. "
-            f"Updated facts: {fresh['updated_questions']} questions; new entities: "
-            f"{fresh['new_entity_questions']} questions.",
+            f"{fresh['summary']}; re-indexing took {fresh['reindex_seconds']:.2f} s. Exact match:",
             "",
-            "| arm | updated facts, before (old corpus) | updated facts, after | new entities |",
-            "|---|---|---|---|",
+            "| arm | " + " | ".join(fresh["set_labels"][n] for n in names) + " |",
+            "|---" * (len(names) + 1) + "|",
         ]
         for a in arms.values():
             f = a["freshness"]
-            lines.append(
-                f"| {a['label']} | "
-                + " | ".join(_cell(f[n]["exact_match"]) for n, _ in FRESHNESS_SETS)
-                + " |"
-            )
+            lines.append(f"| {a['label']} | " + " | ".join(_cell(f[n]["exact_match"]) for n in names) + " |")
     r = report["retrieval"]
     lines += [
         "",

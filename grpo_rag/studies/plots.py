@@ -8,14 +8,6 @@ from typing import Any
 from grpo_rag.plotting import pyplot as _pyplot
 from grpo_rag.plotting import save as _save
 
-#: Freshness bars: (report key, legend label).
-_FRESH = (
-    ("heldout", "held-out"),
-    ("updated_before", "updated facts, before"),
-    ("updated_after", "updated facts, after"),
-    ("new_entities", "new entities"),
-)
-
 
 def _grouped_bars(ax: Any, groups: list[str], series: dict[str, list[float]]) -> None:
     """Bars for each series side by side within each group."""
@@ -57,7 +49,7 @@ def freshness(report: dict[str, Any], path: Path) -> Path:
             (a["heldout"] if key == "heldout" else a["freshness"][key])["exact_match"] or 0.0
             for a in arms.values()
         ]
-        for key, legend in _FRESH
+        for key, legend in [("heldout", "held-out"), *report["freshness"]["set_labels"].items()]
     }
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(labels)), 4))
     _grouped_bars(ax, labels, series)

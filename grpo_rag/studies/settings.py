@@ -33,9 +33,17 @@ class CompareConfig:
     # Change the demo KB (grpo_rag/synth.py: new values for some trained facts, new entities), re-index
     # without retraining and score every arm on the changed facts. Needs demo data; false for other data.
     freshness: bool = True
+    # demo: change the demo KB (needs `grpo-rag demo-data` data) | documents: hold the gold passages of
+    # `fresh_questions` held-out questions out of the corpus while training, add them back for evaluation.
+    freshness_kind: str = "demo"
+    fresh_questions: int = 100  # documents: held-out questions whose passages arrive after training
     updated_facts_per_domain: int = 30  # freshness: training facts that get a new value, per domain
     new_families_per_domain: int = 5  # freshness: new entity families (3 entities each) per domain
     freshness_seed: int = 1
+    # strict: EM / F1 need the <answer> tags | lenient: an untagged answer is read too (the fair measure of a
+    # prompted model that writes sentences; evaluation's lenient_exact_match / lenient_f1)
+    score: str = "strict"
+    bootstrap_samples: int = 2000  # paired bootstrap over questions for the 95% intervals of differences
 
     def __post_init__(self) -> None:
         for arm in self.arms:
@@ -45,6 +53,16 @@ class CompareConfig:
                 raise ConfigError(
                     f"compare.arms: unknown arm '{arm}'{hint}; known: {', '.join(COMPARE_ARMS)}"
                 )
+        if self.freshness_kind not in ("demo", "documents"):
+            raise ConfigError(
+                f"compare.freshness_kind: expected demo or documents, got {self.freshness_kind!r}"
+            )
+        if self.score not in ("strict", "lenient"):
+            raise ConfigError(f"compare.score: expected strict or lenient, got {self.score!r}")
+        if self.bootstrap_samples < 0:
+            raise ConfigError("compare.bootstrap_samples: expected a non-negative integer (0: no intervals)")
+        if self.fresh_questions <= 0:
+            raise ConfigError("compare.fresh_questions: expected a positive integer")
         if not self.arms:
             raise ConfigError("compare.arms: expected at least one arm")
         if "hybrid" in self.arms and "raft" not in self.arms:

@@ -143,7 +143,8 @@ def test_report_files_and_keys(report: tuple[dict[str, Any], Path]) -> None:
         rep["arms"]["rag_grpo"]["heldout"]["exact_match"],
         rep["arms"]["closed_book_ft"]["heldout"]["exact_match"],
     )
-    assert row["text"].startswith(f"RAG + GRPO - closed-book FT: {a - b:+.3f} EM on held-out")
+    assert row["text"].startswith(f"RAG + GRPO - closed-book FT: {a - b:+.3f} [")  # then its 95% interval
+    assert "EM on held-out" in row["text"]
 
 
 def test_freshness_changes_are_applied_and_reindexed(report: tuple[dict[str, Any], Path]) -> None:
@@ -204,3 +205,42 @@ def test_freshness_needs_demo_data(tiny_run: dict[str, Any], tmp_path: Path) -> 
 def test_bad_compare_sections(compare: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         from_dict({"compare": compare})
+
+
+def test_paired_bootstrap_interval() -> None:
+    from grpo_rag.studies.compare_report import paired_bootstrap
+
+    assert paired_bootstrap([1.0] * 20, [0.0] * 20, 200) == (1.0, 1.0)
+    lo, hi = paired_bootstrap([1.0, 0.0] * 50, [0.0, 0.0] * 50, 500)
+    assert 0.3 < lo < 0.5 < hi < 0.7  # the mean difference is 0.5
+    assert paired_bootstrap([1.0], [0.0], 0) is None
+
+
+def test_documents_freshness_holds_passages_out_of_training(demo_run: dict[str, Any], tmp_path: Path) -> None:
+    from grpo_rag.data.io import load_corpus, load_qa
+
+    raw = copy.deepcopy(demo_run)
+    raw["compare"] = {
+        "arms": ["rag"],
+        "freshness_kind": "documents",
+        "fresh_questions": 4,
+        "score": "lenient",
+        "bootstrap_samples": 50,
+    }
+    rep = run_compare(from_dict(raw), tmp_path / "out")
+    fresh = rep["freshness"]
+    assert fresh["kind"] == "documents" and fresh["fresh_questions"] == 4
+    full, kept = set(load_corpus(fresh["corpus"])["id"]), set(load_corpus(fresh["train_corpus"])["id"])
+    assert len(full - kept) == fresh["held_out_passages"] > 0
+    assert all(set(g) <= full - kept for g in load_qa(fresh["sets"]["with_documents"])["gold_ids"])
+    arm_dir = tmp_path / "out" / "arms" / "rag"
+    removed = full - kept
+    lines = (arm_dir / "eval-without_documents" / "predictions.jsonl").read_text().splitlines()
+    assert lines and not any(set(json.loads(x)["passage_ids"]) & removed for x in lines)  # not indexed yet
+    with_docs = json.loads((arm_dir / "eval-with_documents" / "metrics.json").read_text())
+    assert with_docs["recall_at_k"] > 0.0
+    heldout = rep["arms"]["rag"]["heldout"]
+    assert "strict_exact_match" in heldout and len(rep["arms"]["rag"]["heldout_scores"]["id"]) == heldout["n"]
+    assert any(r["kind"] == "domain_best" for r in rep["verdict"])
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "new questions, documents added" in text and "EM and F1 are lenient" in text
