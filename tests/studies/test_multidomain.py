@@ -17,8 +17,15 @@ def test_study_runs_and_writes_its_report(tiny_run: dict[str, Any], tmp_path: Pa
     raw["training"]["output_dir"] = str(tmp_path / "study" / "experts" / "shared")
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(raw))
-    assert main(["--config", str(config), "--run", str(tmp_path / "study")]) == 0
+    assert (
+        main(["--config", str(config), "--run", str(tmp_path / "study"), "--expert-steps", "1", "--lenient"])
+        == 0
+    )
     study = json.loads((tmp_path / "study" / "study.json").read_text())
+    steps = {name: summary["steps"] for name, summary in study["train"].items()}
+    assert steps.pop("shared") == raw["training"]["max_steps"] == 2
+    assert steps == {"datacenter": 1, "mobility": 1, "default": 0}  # default: one unanswerable question
+    assert "EM / F1 lenient" in (tmp_path / "study" / "report.md").read_text()
     text = json.dumps(study)
     assert "experts:router" in text and "base" in text
     assert (tmp_path / "study" / "report.md").is_file() and (
