@@ -1,5 +1,6 @@
-"""Sort the wrong answers of an evaluation by where they came from: a memorised training answer, a sibling
-passage, or a bad copy (a string found in neither).
+"""Sort the wrong answers of an evaluation by where they came from: a wrong yes/no label, a wrong span of a
+retrieved gold passage, a copy from another retrieved passage, a memorised training answer, or a string
+found in none of them.
 
 Usage (from the repo root):
   python -m grpo_rag.studies.error_analysis runs/quickstart/eval/predictions.jsonl \\
@@ -16,6 +17,7 @@ from pathlib import Path
 from grpo_rag.rewards.scoring import normalize_answer, parse_completion
 
 REPO = Path.cwd()  # run from the repository root: data/, configs/ and bench/ are found there
+LABELS = {"yes", "no", "maybe"}
 
 
 def classify(pred: dict, passages: dict[str, str], train_answers: set[str], gold: set[str]) -> str:
@@ -24,6 +26,11 @@ def classify(pred: dict, passages: dict[str, str], train_answers: set[str], gold
     if not answer:
         return "no answer"
     norm = normalize_answer(answer)
+    if norm in LABELS:
+        return "a wrong label (yes / no / maybe)"
+    shown_gold = [passages.get(pid, "") for pid in pred["passage_ids"] if pid in gold]
+    if any(norm and norm in normalize_answer(text) for text in shown_gold):
+        return "a wrong span of a retrieved gold passage"
     others = [passages.get(pid, "") for pid in pred["passage_ids"] if pid not in gold]
     if any(norm and norm in normalize_answer(text) for text in others):
         return "copied from another retrieved passage"
@@ -45,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     gold = {r["id"]: set(r["gold_ids"]) for r in map(json.loads, args.eval.open(encoding="utf-8"))}
     preds = [json.loads(line) for line in args.predictions.open(encoding="utf-8")]
-    wrong = [p for p in preds if not p["exact_match"]]
+    key = "lenient_exact_match" if all("lenient_exact_match" in p for p in preds) else "exact_match"
+    wrong = [p for p in preds if not p[key]]  # lenient where recorded: an untagged right answer is right
     counts = Counter(classify(p, passages, train_answers, gold[p["id"]]) for p in wrong)
     print(
         json.dumps(
