@@ -3,7 +3,7 @@
 Needs the embedded model (`grpo-rag bootstrap configs/multidomain.yaml`). Trains the naive Bayes router
 and the adapters that are missing (shared + one per domain, via `grpo_rag.experts.train_experts`), then
 evaluates on the held-out questions with all adapters loaded on one base model and writes
-`RUN/report.md`, `RUN/study.json` and `RUN/cross_domain_f1.png`. Usage (from the repo root):
+`RUN/report.md`, `RUN/report.json` and `RUN/cross_domain_f1.png`. Usage (from the repo root):
     python -m grpo_rag.studies.multidomain --config configs/multidomain.yaml
 With a real model, every adapter can continue one warm start (`lora.init_adapter=...`), and
 `--expert-steps` gives the experts together the shared adapter's number of steps:
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             k: {m: v.get(m) for m in ("n", *METRICS, "per_domain", "adapters")} for k, v in results.items()
         },
     }
-    (run / "study.json").write_text(json.dumps(study, indent=2) + "\n", encoding="utf-8")
+    (run / "report.json").write_text(json.dumps(study, indent=2) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0
 

@@ -21,7 +21,7 @@ def test_study_runs_and_writes_its_report(tiny_run: dict[str, Any], tmp_path: Pa
         main(["--config", str(config), "--run", str(tmp_path / "study"), "--expert-steps", "1", "--lenient"])
         == 0
     )
-    study = json.loads((tmp_path / "study" / "study.json").read_text())
+    study = json.loads((tmp_path / "study" / "report.json").read_text())
     steps = {name: summary["steps"] for name, summary in study["train"].items()}
     assert steps.pop("shared") == raw["training"]["max_steps"] == 2
     assert steps == {"datacenter": 1, "mobility": 1, "default": 0}  # default: one unanswerable question
