@@ -15,7 +15,7 @@ from typing import Any
 
 from grpo_rag.data.chunking import TokenCounter, chunk_text
 from grpo_rag.data.convert import convert_tatqa
-from grpo_rag.data.io import DEFAULT_DOMAIN, load_corpus
+from grpo_rag.data.io import DEFAULT_DOMAIN, iter_objects, load_corpus
 from grpo_rag.errors import DataError
 from grpo_rag.rewards.scoring import normalize_answer
 
@@ -195,24 +195,8 @@ def import_jsonl(path: str | Path, domain: str | None) -> tuple[list[Row], Impor
     """Plain JSONL of `{"question", "answers" (or "answer"), "id"?, "domain"?, "gold_ids"?}` -> QA rows."""
     path = Path(path)
     qa: list[Row] = []
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except UnicodeDecodeError:
-        raise DataError(path, "not valid UTF-8; re-save the file as UTF-8") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", n) from None
-        if (
-            not isinstance(obj, dict)
-            or not isinstance(obj.get("question"), str)
-            or not obj["question"].strip()
-        ):
+    for n, obj in iter_objects(path):
+        if not isinstance(obj.get("question"), str) or not obj["question"].strip():
             raise DataError(path, "expected an object with a non-empty string 'question'", n, "question")
         answers = obj.get("answers", obj.get("answer"))
         answers = [answers] if isinstance(answers, str) else answers

@@ -37,8 +37,10 @@ QA_FEATURES = Features(
 )
 
 
-def _iter_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield `(line_number, object)` for each non-blank line, raising DataError at the first bad line."""
+def iter_objects(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield `(line_number, object)` for each non-blank line of a JSONL file, raising DataError (file, line,
+    what to do) at the first bad line: the one JSONL reader of the loaders and of `grpo-rag import jsonl`."""
+    path = Path(path)
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -154,7 +156,7 @@ def load_corpus(path: str | os.PathLike[str]) -> Dataset:
     path = Path(path)
     cols: dict[str, list[str]] = {name: [] for name in CORPUS_FEATURES}
     seen: dict[str, int] = {}
-    for line, obj in _iter_objects(path):
+    for line, obj in iter_objects(path):
         row = _Row(path, line, obj)
         passage_id = row.text("id")
         text = row.text("text")
@@ -183,7 +185,7 @@ def load_qa(path: str | os.PathLike[str], corpus_ids: Collection[str] | None = N
         known = set(corpus_ids)
     cols: dict[str, list[Any]] = {name: [] for name in QA_FEATURES}
     seen: dict[str, int] = {}
-    for line, obj in _iter_objects(path):
+    for line, obj in iter_objects(path):
         row = _Row(path, line, obj)
         question_id = row.text("id")
         question = row.text("question")

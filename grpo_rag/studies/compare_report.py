@@ -197,30 +197,12 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"{_cell(o['exact_match'])} ({o['context']}) |"
         )
     domains = sorted({d for a in arms.values() for d in a["heldout"]["per_domain"]})
-    lines += [
-        "",
-        "## Held-out exact match per domain",
-        "",
-        "| arm | " + " | ".join(domains) + " |",
-        "|---" * (len(domains) + 1) + "|",
-    ]
-    for a in arms.values():
-        pd = a["heldout"]["per_domain"]
-        lines.append(
-            f"| {a['label']} | " + " | ".join(_cell(pd.get(d, {}).get("exact_match")) for d in domains) + " |"
-        )
-    lines += [
-        "",
-        "F1 per domain:",
-        "",
-        "| arm | " + " | ".join(domains) + " |",
-        "|---" * (len(domains) + 1) + "|",
-    ]
-    for a in arms.values():
-        pd = a["heldout"]["per_domain"]
-        lines.append(
-            f"| {a['label']} | " + " | ".join(_cell(pd.get(d, {}).get("f1")) for d in domains) + " |"
-        )
+    for heading, metric in (("## Held-out exact match per domain", "exact_match"), ("F1 per domain:", "f1")):
+        lines += ["", heading, "", "| arm | " + " | ".join(domains) + " |", "|---" * (len(domains) + 1) + "|"]
+        for a in arms.values():
+            pd = a["heldout"]["per_domain"]
+            cells = " | ".join(_cell(pd.get(d, {}).get(metric)) for d in domains)
+            lines.append(f"| {a['label']} | {cells} |")
     fresh = report["freshness"]
     if fresh:
         names = _fresh_names(report)
