@@ -43,12 +43,24 @@ def fit_prompts(
     Adds a `prompt_cut` column (True where passages were cut). A prompt that cannot fit even with no passage
     text left keeps empty passages and counts as cut.
     """
+    fitted, cut, _ = _fit(prepared, tokenizer, options, max_tokens)
+    return fitted, cut
+
+
+def _fit(
+    prepared: Dataset, tokenizer: Any, options: PromptOptions, max_tokens: int | None
+) -> tuple[Dataset, int, list[int | None]]:
+    """`fit_prompts`, plus each final prompt's token length where it was measured (None elsewhere), so that
+    the window check need not tokenize those prompts again."""
+    lengths: list[int | None] = [None] * len(prepared)
     if not max_tokens or "passages" not in prepared.column_names:
-        return prepared, 0
+        return prepared, 0, lengths
     prompts, passages_col = list(prepared["prompt"]), list(prepared["passages"])
     was_cut = [False] * len(prompts)
     for i, row in enumerate(stage("prepare", total=len(prompts), unit="prompt", iterable=prepared)):
-        excess = prompt_tokens(row["prompt"], tokenizer) - max_tokens if row["passages"] else 0
+        if row["passages"]:
+            lengths[i] = prompt_tokens(row["prompt"], tokenizer)
+        excess = lengths[i] - max_tokens if lengths[i] is not None else 0
         if excess <= 0:
             continue
         ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in row["passages"]]
@@ -64,11 +76,12 @@ def fit_prompts(
                 break
             excess += over  # tokenization at the cut can differ by a few tokens: cut a little more
         prompts[i], passages_col[i], was_cut[i] = prompt, texts, True
+        lengths[i] = over + max_tokens  # the length of the prompt kept, measured in the last pass
     out = prepared.remove_columns(
         [c for c in ("prompt", "passages", "prompt_cut") if c in prepared.column_names]
     )
     out = out.add_column("prompt", prompts).add_column("passages", passages_col)
-    return out.add_column("prompt_cut", was_cut), sum(was_cut)
+    return out.add_column("prompt_cut", was_cut), sum(was_cut), lengths
 
 
 def finish_prompts(
@@ -83,12 +96,19 @@ def finish_prompts(
 ) -> tuple[Dataset, int]:
     """The last prompt steps training and evaluation share: fit the budget (saying how many were cut), the
     data checks (`checks.check_prompts`, printed as warnings), then the prefill. Returns (rows, prompts cut)."""
-    fitted, cut = fit_prompts(prepared, tokenizer, options, max_tokens)
+    fitted, cut, known = _fit(prepared, tokenizer, options, max_tokens)
     if cut:
         print(f"prompt.max_tokens={max_tokens}: passages cut in {cut} of {len(fitted)} {what}")
     # Chat prompts need the template to be measured; a multi-turn run installs its tool template later.
     measurable = len(fitted) > 0 and (isinstance(fitted[0]["prompt"], str) or bool(tokenizer.chat_template))
-    lengths = [prompt_tokens(p, tokenizer) for p in fitted["prompt"]] if window and measurable else []
+    lengths = (
+        [
+            n if n is not None else prompt_tokens(p, tokenizer)
+            for n, p in zip(known, fitted["prompt"], strict=True)
+        ]
+        if window and measurable
+        else []
+    )
     window = window if measurable else None
     for line in check_prompts(prepared, fitted, tokenizer, window, completion_tokens, lengths, what):
         print(line, file=sys.stderr)
