@@ -80,7 +80,12 @@ def _cmd_sft(args: argparse.Namespace) -> None:
         steps=args.steps,
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
-        context="closed_book" if args.closed_book else "retrieved",
+        # multi-turn configs warm-start on gold search conversations (the rollouts GRPO will sample)
+        context="closed_book"
+        if args.closed_book
+        else "search"
+        if cfg.rollout.mode == "multi_turn"
+        else "retrieved",
         shuffle_passages=not args.keep_order,
         seed=int(cfg.training.get("seed", 0)),
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from grpo_rag.prompts.templates import format_passages
+from grpo_rag.prompts.templates import format_passages, format_target
 from grpo_rag.prompts.tool_format import SEARCH_CLOSE, SEARCH_OPEN
 
 if TYPE_CHECKING:
@@ -108,6 +108,38 @@ def environment_factory(retriever: BM25Retriever, settings: SearchOptions) -> Ca
         return SearchEnvironment(retriever, settings)
 
     return make
+
+
+def gold_rollout(
+    env: SearchEnvironment, row: Mapping[str, Any], hops: Sequence[Mapping[str, Any]] | None = None
+) -> list[dict[str, Any]] | None:
+    """The messages of a gold multi-turn rollout, for a supervised warm start: one search per hop (the hop's
+    question; without hops, the question itself) with its real results, then the answer citing the gold
+    passages found. None when a hop's results do not contain that hop's answer: a target that answers from
+    what the search did not return would teach the model to guess.
+    """
+    steps = list(hops) if hops else [{"question": row["question"], "answers": row["answers"]}]
+    env.reset(**row)
+    messages: list[dict[str, Any]] = []
+    for hop in steps[: env._settings.max_calls]:
+        call = {"type": "function", "function": {"name": "search", "arguments": {"query": hop["question"]}}}
+        messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+        result = env.search(hop["question"])
+        messages.append({"role": "tool", "name": "search", "content": result})
+        if not any(_contains(result, a) for a in hop["answers"]):
+            return None
+    gold = set(row["gold_ids"])
+    cites = [n for n, pid in enumerate(env.passage_ids, start=1) if pid in gold]
+    found = [a for a in row["answers"] if any(_contains(p, a) for p in env.passages)]
+    if not found:
+        return None
+    answer = found[0]
+    messages.append({"role": "assistant", "content": format_target(answer, cites).strip()})
+    return messages
+
+
+def _contains(text: str, answer: str) -> bool:
+    return answer.strip().lower() in text.lower()
 
 
 def malformed_calls(completion: Any) -> int:

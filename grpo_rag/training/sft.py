@@ -22,17 +22,21 @@ from transformers import set_seed
 from transformers.trainer_callback import ProgressCallback
 
 from grpo_rag.config import RunConfig
+from grpo_rag.data.compose import load_hops
 from grpo_rag.data.io import write_atomic
 from grpo_rag.pipeline.budget import fit_prompts
 from grpo_rag.pipeline.prepare import (
     Context,
     PromptOptions,
     gold_completion,
+    load_retriever,
     prepare_split,
     prompt_options,
     shuffled_passages,
 )
 from grpo_rag.prompts.templates import render_prefilled
+from grpo_rag.prompts.tool_format import install_tool_template
+from grpo_rag.rollout.search import SearchEnvironment, gold_rollout, search_options
 from grpo_rag.training.callbacks import MetricsFile, SummaryLine, tensorboard_into
 from grpo_rag.training.curves import draw_after_training
 from grpo_rag.training.modeling import (
@@ -95,6 +99,29 @@ def sft_dataset(
     return Dataset.from_dict({"prompt": prompts, "completion": completions})
 
 
+def search_sft_dataset(
+    prepared: Dataset, env: SearchEnvironment, hops: dict[str, list[dict[str, Any]]], epochs: int, seed: int
+) -> tuple[Dataset, int]:
+    """Conversational prompt/completion pairs of gold search rollouts (`rollout.search.gold_rollout`), with
+    TRL's `tools` column; returns them and how many questions were left out (a hop's results lacked its
+    answer). Each epoch is shuffled; the rollouts themselves are deterministic (BM25).
+    """
+    from transformers.utils import get_json_schema
+
+    tools = [get_json_schema(env.search)]
+    rollouts = []
+    for row in prepared:
+        messages = gold_rollout(env, row, hops.get(row["id"]))
+        if messages is not None:
+            rollouts.append((row["prompt"], messages))
+    rng = random.Random(seed)
+    rows: list[tuple[Any, Any]] = []
+    for _ in range(epochs):
+        rows += rng.sample(rollouts, len(rollouts))
+    data = {"prompt": [p for p, _ in rows], "completion": [c for _, c in rows], "tools": [tools] * len(rows)}
+    return Dataset.from_dict(data), len(prepared) - len(rollouts)
+
+
 def train_sft(
     cfg: RunConfig, settings: SFTOptions, out_dir: str | Path, *, overwrite: bool = False
 ) -> dict[str, Any]:
@@ -117,17 +144,32 @@ def train_sft(
     chat = uses_chat(first_tok, cfg.model.chat_template)
     options = prompt_options(cfg, chat, settings.context)
     prepared = prepare_split(cfg, cfg.data.train, options, out / "prepared-train", cfg.data.max_train_samples)
-    prepared, _ = fit_prompts(prepared, first_tok, options, cfg.prompt.max_tokens)
     epochs = max(1, -(-settings.steps * settings.batch_size // max(1, len(prepared))))
-    dataset = sft_dataset(
-        prepared,
-        epochs,
-        shuffle=settings.shuffle_passages,
-        options=options,
-        seed=settings.seed,
-        tokenizer=first_tok,
-    )
+    left_out = 0
+    if (
+        settings.context == "search"
+    ):  # multi-turn warm start: gold search conversations, assistant turns trained
+        env = SearchEnvironment(load_retriever(cfg), search_options(cfg))
+        dataset, left_out = search_sft_dataset(
+            prepared, env, load_hops(cfg.data.train), epochs, settings.seed
+        )
+        if not len(dataset):
+            raise ConfigError(
+                f"{cfg.data.train}: no gold search rollout finds its answers; nothing to train on"
+            )
+    else:
+        prepared, _ = fit_prompts(prepared, first_tok, options, cfg.prompt.max_tokens)
+        dataset = sft_dataset(
+            prepared,
+            epochs,
+            shuffle=settings.shuffle_passages,
+            options=options,
+            seed=settings.seed,
+            tokenizer=first_tok,
+        )
     model, tok = load_model(cfg.model)
+    if settings.context == "search":
+        install_tool_template(tok)
     check_trackers(cfg.training.get("report_to"))
     args = SFTConfig(
         output_dir=str(out),
@@ -141,6 +183,7 @@ def train_sft(
         report_to=cfg.training.get("report_to", "none"),  # the same tracker choice as GRPO runs
         seed=settings.seed,
         max_length=None,  # never cut a long RAFT prompt: truncation would drop the target at its end
+        assistant_only_loss=settings.context == "search",  # never train on the search results
         dataloader_num_workers=0,
         disable_tqdm=False,  # our `train` bar replaces its bar; without this, quiet logging turns it into dict prints
         **({} if torch.cuda.is_available() else {"use_cpu": True, "bf16": False}),
@@ -166,6 +209,7 @@ def train_sft(
         "total_params": total,
         "context": settings.context,
         "examples": len(dataset),
+        "left_out_questions": left_out,
         "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
     }
     write_atomic(out / "train_summary.json", json.dumps(summary, indent=2) + "\n")

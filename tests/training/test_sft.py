@@ -93,3 +93,18 @@ def test_sft_with_prefill_targets_start_with_it(tiny_run: dict[str, Any], tmp_pa
     out = tmp_path / "sft"
     assert main(["sft", str(config), "--steps", "2", "--batch-size", "2", "--out", str(out)]) == 0
     assert (out / "adapter" / "adapter_config.json").is_file()
+
+
+def test_multi_turn_warm_start_trains_on_model_turns_of_gold_searches(
+    tiny_run: dict[str, Any], tmp_path: Path
+) -> None:
+    raw = copy.deepcopy(tiny_run)
+    raw["rollout"] = {"mode": "multi_turn", "max_calls": 2, "k": 2}
+    cfg = from_dict(raw)
+    settings = SFTOptions(steps=2, learning_rate=0.05, batch_size=2, context="search")
+    summary = train_sft(cfg, settings, tmp_path / "run")
+    assert summary["steps"] == 2 and summary["context"] == "search"
+    # one tiny question is unanswerable and another's answer is not in what its question retrieves
+    assert summary["left_out_questions"] >= 1 and summary["examples"] > 0
+    lora = load_file(str(tmp_path / "run" / "adapter" / "adapter_model.safetensors"))
+    assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)
