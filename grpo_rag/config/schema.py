@@ -71,6 +71,9 @@ class DataConfig:
     # Seed of the max_train/max_eval samples, apart from training.seed, so that runs with different training
     # seeds are scored on the same questions.
     sample_seed: int = 0
+    # GRPO training only: drop questions whose answer occurs in none of their retrieved passages. No sample can
+    # earn the task reward there, so their groups carry no gradient (yes/no labels and abstentions are kept).
+    skip_unreachable: bool = False
 
     def __post_init__(self) -> None:
         _one_of("data.counterfactual_values", self.counterfactual_values, ("pool", "novel"))

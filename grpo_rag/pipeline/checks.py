@@ -38,6 +38,16 @@ def answers_in_gold(
     return out
 
 
+def reachable(prepared: Dataset) -> list[bool]:
+    """Per prepared row: can a sampled answer earn the task reward from its prompt's passages?
+
+    False only where no answer occurs in any passage shown; label answers (yes/no), abstentions and
+    prompts without passages (closed-book, multi-turn search) count as reachable.
+    """
+    judged = answers_in_gold(prepared["answers"], prepared["passages"])
+    return [j is not False for j in judged]
+
+
 def model_window(name_or_path: str, trust_remote_code: bool = False) -> int | None:
     """The model's context window (max_position_embeddings) from its config, or None if unknown."""
     from transformers import AutoConfig

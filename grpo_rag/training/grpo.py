@@ -24,7 +24,7 @@ from grpo_rag.data.io import write_atomic
 from grpo_rag.errors import ConfigError, GrpoRagError
 from grpo_rag.pipeline.augment import augment_dataset
 from grpo_rag.pipeline.budget import finish_prompts
-from grpo_rag.pipeline.checks import model_window
+from grpo_rag.pipeline.checks import model_window, reachable
 from grpo_rag.pipeline.prepare import load_retriever, prepare_split
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rollout.search import environment_factory, search_options
@@ -193,6 +193,13 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         window=model_window(cfg.model.name_or_path, cfg.model.trust_remote_code),
         completion_tokens=int(args.max_completion_length or 0),
     )
+    if cfg.data.skip_unreachable:
+        keep = reachable(train_ds)
+        train_ds = train_ds.select([i for i, k in enumerate(keep) if k])
+        print(
+            f"data.skip_unreachable: {keep.count(False)} of {len(keep)} training questions dropped "
+            "(their answer is in none of their passages)"
+        )
     if cfg.lora.init_adapter:
         check_adapter(cfg.lora.init_adapter, "lora.init_adapter")
     model, tok = load_model(cfg.model)

@@ -69,3 +69,18 @@ def test_index_with_other_stemmer_is_refused(tiny_run: dict[str, Any], tmp_path:
         load_retriever(from_dict(raw))
     raw["retrieval"]["stemmer"] = None
     assert len(load_retriever(from_dict(raw))) == 20
+
+
+def test_reachable_drops_only_questions_whose_answer_no_passage_shows() -> None:
+    from datasets import Dataset
+
+    from grpo_rag.pipeline.checks import reachable
+
+    rows = Dataset.from_dict(
+        {
+            "answers": [["ten seconds"], ["forty"], ["yes"], [], ["forty"]],
+            "passages": [["Start within ten seconds."], ["Racks hold fifty."], ["No label here."], ["x"], []],
+        }
+    )
+    # answer shown / answer absent / a yes-no label / an abstention / no passages (closed-book or search)
+    assert reachable(rows) == [True, False, True, True, True]
