@@ -101,3 +101,15 @@ def test_counts_report_and_plots(tmp_path: Path) -> None:
     assert "| GRPO multi-turn | 0.500 | 0.600 |" in text and "| no_call | 1 |" in text
     paths = plot(report, tmp_path)
     assert all(Path(p).stat().st_size > 1000 for p in paths)
+
+
+def test_single_shot_arm_overrides_load_on_the_study_config() -> None:
+    from grpo_rag.sections import load_config
+    from grpo_rag.studies.multiturn_real import SINGLE
+
+    multi = load_config("configs/multiturn-real.yaml")
+    single = load_config("configs/multiturn-real.yaml", SINGLE)
+    assert multi.rollout.mode == "multi_turn" and single.rollout.mode == "single"
+    # the same passage budget: top-k in the prompt = calls x passages per call
+    assert single.retrieval.k == multi.rollout.max_calls * multi.rollout.k
+    assert [r.name for r in single.rewards] == ["f1", "exact_match", "format"]
