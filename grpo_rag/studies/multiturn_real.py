@@ -11,7 +11,7 @@ queries), and every multi-turn evaluation is broken down into where it fails: no
 one call only, first hop missed, bridge name not copied into the second query, second hop missed, answer
 wrong. Writes report.md, report.json and plots/*.png into the run folder.
 Usage (from the repo root): python -m grpo_rag.studies.multiturn_real [--out runs/multiturn-real]
-       [--sft-steps 40] [--grpo-steps 20] [--config configs/multiturn-real.yaml]
+       [--sft-steps 40] [--grpo-steps 20] [--config configs/multiturn-real.yaml] [--report-only]
 """
 
 from __future__ import annotations
@@ -44,8 +44,7 @@ STAGES = (
     "hop1_missed",
     "bridge_not_copied",
     "hop2_missed",
-    "answer_wrong",
-    "answer_right",
+    "both_hops_found",
 )
 
 
@@ -70,7 +69,7 @@ def _queries(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def failure_stage(pred: dict[str, Any], hops: list[dict[str, Any]], bridge: str) -> str:
-    """Where one multi-turn answer first went wrong (the stages of STAGES, in order)."""
+    """Where one multi-turn rollout first left the gold path (STAGES, in order); the answer is scored apart."""
     queries = _queries(_messages(pred["completion"]))
     found = set(pred.get("passage_ids") or [])
     if not queries:
@@ -85,18 +84,32 @@ def failure_stage(pred: dict[str, Any], hops: list[dict[str, Any]], bridge: str)
         return "bridge_not_copied"
     if not set(hops[1]["gold_ids"]) <= found:
         return "hop2_missed"
-    return "answer_right" if pred["lenient_exact_match"] >= 1.0 else "answer_wrong"
+    return "both_hops_found"
 
 
-def failure_counts(eval_dir: Path, qa_path: str) -> dict[str, int]:
-    """Counts of `failure_stage` over one evaluation's predictions."""
+def failure_counts(eval_dir: Path, qa_path: str) -> dict[str, dict[str, int]]:
+    """Per stage of `failure_stage`: questions, and how many of them were answered right all the same
+    (a query without the bridge name can still find the answer passage)."""
     hops = load_hops(qa_path)
     bridges = {obj["id"]: obj["bridge"] for _, obj in iter_objects(Path(qa_path))}
-    counts = dict.fromkeys(STAGES, 0)
-    for line in (eval_dir / "predictions.jsonl").read_text().splitlines():
-        pred = json.loads(line)
-        counts[failure_stage(pred, hops[pred["id"]], bridges[pred["id"]])] += 1
+    counts = {s: {"questions": 0, "right": 0} for s in STAGES}
+    for pred in _predictions(eval_dir):
+        stage = counts[failure_stage(pred, hops[pred["id"]], bridges[pred["id"]])]
+        stage["questions"] += 1
+        stage["right"] += pred["lenient_exact_match"] >= 1.0
     return counts
+
+
+def _predictions(eval_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (eval_dir / "predictions.jsonl").read_text().splitlines()]
+
+
+def answer_passage_found(eval_dir: Path, qa_path: str) -> float:
+    """Share of questions whose second-hop (answer) passage was in the model's context, either arm."""
+    hops = load_hops(qa_path)
+    preds = _predictions(eval_dir)
+    found = [set(hops[p["id"]][1]["gold_ids"]) <= set(p.get("passage_ids") or []) for p in preds]
+    return round(sum(found) / max(1, len(found)), 3)
 
 
 def retrieval_only(cfg: Any) -> dict[str, float]:
@@ -132,7 +145,7 @@ def retrieval_only(cfg: Any) -> dict[str, float]:
     }
 
 
-def _row(eval_dir: Path) -> dict[str, Any]:
+def _row(eval_dir: Path, qa_path: str) -> dict[str, Any]:
     m = json.loads((eval_dir / "metrics.json").read_text())
     keys = (
         "lenient_exact_match",
@@ -143,7 +156,11 @@ def _row(eval_dir: Path) -> dict[str, Any]:
         "gold_recall",
         "n",
     )
-    return {k: m.get(k) for k in keys}
+    return {**{k: m.get(k) for k in keys}, "answer_passage_found": answer_passage_found(eval_dir, qa_path)}
+
+
+def _cell(value: Any, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def report_markdown(report: dict[str, Any]) -> str:
@@ -155,22 +172,30 @@ def report_markdown(report: dict[str, Any]) -> str:
         "(single-shot top-2, multi-turn 2 calls x 1); "
         f"{report['sft_steps']} warm-start steps and {report['grpo_steps']} GRPO steps per arm.",
         "",
-        "| arm | EM | F1 | strict EM | grounded | search calls | gold passages found |",
-        "|---|---|---|---|---|---|---|",
+        "| arm | EM | F1 | strict EM | grounded | answer passage in context | search calls | gold passages found |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in report["rows"].items():
-        calls = "-" if r.get("search_calls") is None else f"{r['search_calls']:.2f}"
-        gold = "-" if r.get("gold_recall") is None else f"{r['gold_recall']:.3f}"
+        cells = [r["lenient_exact_match"], r["lenient_f1"], r["exact_match"], r["grounded"]]
         lines.append(
-            f"| {name} | {r['lenient_exact_match']:.3f} | {r['lenient_f1']:.3f} | {r['exact_match']:.3f} | "
-            f"{r['grounded'] if r['grounded'] is None else format(r['grounded'], '.3f')} | {calls} | {gold} |"
+            f"| {name} | "
+            + " | ".join(_cell(v) for v in cells)
+            + f" | {_cell(r.get('answer_passage_found'))} | {_cell(r.get('search_calls'), 2)}"
+            + f" | {_cell(r.get('gold_recall'))} |"
         )
     lines += ["", "Retrieval alone (all held-out questions):", "", "| measure | share |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in report["retrieval_only"].items()]
-    lines += ["", "Where multi-turn answers fail (first failing stage, questions):", ""]
+    lines += [
+        "",
+        "Where multi-turn rollouts leave the gold path (first stage that fails; questions, and in brackets those "
+        "answered right all the same):",
+        "",
+    ]
     arms = list(report["failures"])
     lines += ["| stage | " + " | ".join(arms) + " |", "|---" * (len(arms) + 1) + "|"]
-    lines += [f"| {s} | " + " | ".join(str(report["failures"][a][s]) for a in arms) + " |" for s in STAGES]
+    for stage in STAGES:
+        cells = [report["failures"][a][stage] for a in arms]
+        lines.append(f"| {stage} | " + " | ".join(f"{c['questions']} ({c['right']})" for c in cells) + " |")
     lines += ["", "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in report["timings_s"].items())]
     return "\n".join(lines) + "\n"
 
@@ -196,7 +221,7 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[str]:
     for i, arm in enumerate(arms):
         ax.bar(
             [x + i * width for x in range(len(STAGES))],
-            [report["failures"][arm][s] for s in STAGES],
+            [report["failures"][arm][s]["questions"] for s in STAGES],
             width,
             label=arm,
         )
@@ -204,7 +229,7 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[str]:
         [x + 0.4 - width / 2 for x in range(len(STAGES))], STAGES, rotation=25, ha="right", fontsize=8
     )
     ax.set_ylabel("questions")
-    ax.set_title("Multi-turn: the stage where each answer first fails")
+    ax.set_title("Multi-turn: the first stage where a rollout leaves the gold path")
     ax.legend(fontsize=8)
     paths.append(str(save(fig, out_dir / "plots" / "failures.png")))
     return paths
@@ -216,20 +241,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/multiturn-real")
     parser.add_argument("--sft-steps", type=int, default=40)
     parser.add_argument("--grpo-steps", type=int, default=20)
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild report.md/json and plots from the run folder's evaluations",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     c = args.config
     cfg = load_config(c)
+    arms = {"multi-turn": [], "single-shot": SINGLE}
+    if args.report_only:
+        timings = (
+            json.loads((out / "report.json").read_text())["timings_s"]
+            if (out / "report.json").is_file()
+            else {}
+        )
+    else:
+        timings = run_arms(c, cfg, out, arms, args.sft_steps, args.grpo_steps)
+    write_report(c, cfg, out, arms, timings, args.sft_steps, args.grpo_steps)
+    return 0
+
+
+def run_arms(
+    c: str, cfg: Any, out: Path, arms: dict[str, list[str]], sft_steps: int, grpo_steps: int
+) -> dict[str, float]:
+    """Every training and evaluation step of both arms, through the CLI; returns their timings (s)."""
     timings: dict[str, float] = {}
     start = time.time()
     step("index", ["index", "--corpus", cfg.data.corpus, "--out", str(cfg.retrieval.index_dir)], timings)
-    arms = {"multi-turn": [], "single-shot": SINGLE}
     for arm, extra in arms.items():
         run = out / arm
         warm = run / "warm-start"
-        o = [*extra, f"training.output_dir={run}", f"training.max_steps={args.grpo_steps}"]
+        o = [*extra, f"training.output_dir={run}", f"training.max_steps={grpo_steps}"]
         step(f"eval base {arm}", ["eval", c, *o, "--out", str(run / "eval-base")], timings)
-        sft = ["sft", c, *o, "--out", str(warm), "--overwrite", "--steps", str(args.sft_steps)]
+        sft = ["sft", c, *o, "--out", str(warm), "--overwrite", "--steps", str(sft_steps)]
         step(
             f"warm start {arm}",
             [*sft, "--learning-rate", str(SFT_LR), "--batch-size", str(SFT_BATCH)],
@@ -245,6 +291,19 @@ def main(argv: list[str] | None = None) -> int:
             f"eval grpo {arm}", ["eval", c, *o, "--checkpoint", str(run), "--out", str(run / "eval")], timings
         )
     timings["total"] = round(time.time() - start, 1)
+    return timings
+
+
+def write_report(
+    c: str,
+    cfg: Any,
+    out: Path,
+    arms: dict[str, list[str]],
+    timings: dict[str, float],
+    sft_steps: int,
+    grpo_steps: int,
+) -> None:
+    """report.json, report.md and plots/*.png from the evaluations in the run folder."""
     folders = {
         f"{label} {arm}": path
         for arm in arms
@@ -254,12 +313,12 @@ def main(argv: list[str] | None = None) -> int:
             ("GRPO", out / arm / "eval"),
         )
     }
-    rows = {name: _row(path) for name, path in folders.items()}
+    rows = {name: _row(path, cfg.data.eval) for name, path in folders.items()}
     report = {
         "config": c,
         "heldout_questions": rows["GRPO multi-turn"]["n"],
-        "sft_steps": args.sft_steps,
-        "grpo_steps": args.grpo_steps,
+        "sft_steps": sft_steps,
+        "grpo_steps": grpo_steps,
         "rows": rows,
         "retrieval_only": retrieval_only(cfg),
         "failures": {
@@ -273,7 +332,6 @@ def main(argv: list[str] | None = None) -> int:
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(report_markdown(report))
     print(report_markdown(report))
-    return 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from grpo_rag.studies.multiturn_real import STAGES, failure_counts, failure_stage, plot, report_markdown
+from grpo_rag.studies.multiturn_real import (
+    STAGES,
+    answer_passage_found,
+    failure_counts,
+    failure_stage,
+    plot,
+    report_markdown,
+)
 
 HOPS = [
     {"question": "Q1?", "answers": ["Istanbul"], "gold_ids": ["p1"]},
@@ -46,8 +53,8 @@ def _pred(queries: list[str], found: list[str], em: float = 0.0, errors: int = 0
         (_pred(["Q1", "what seas"], ["p9", "p2"]), "hop1_missed"),
         (_pred(["Q1", "what seas does Ankara"], ["p1", "p2"]), "bridge_not_copied"),
         (_pred(["Q1", "seas of istanbul"], ["p1", "p7"]), "hop2_missed"),
-        (_pred(["Q1", "seas of Istanbul"], ["p1", "p2"]), "answer_wrong"),
-        (_pred(["Q1", "seas of Istanbul"], ["p1", "p2"], em=1.0), "answer_right"),
+        (_pred(["Q1", "seas of Istanbul"], ["p1", "p2"]), "both_hops_found"),
+        (_pred(["Q1", "seas of Istanbul"], ["p1", "p2"], em=1.0), "both_hops_found"),
     ],
 )
 def test_failure_stage_names_the_first_step_that_went_wrong(pred: dict[str, Any], stage: str) -> None:
@@ -75,8 +82,11 @@ def test_counts_report_and_plots(tmp_path: Path) -> None:
     ]
     (ev / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds))
     counts = failure_counts(ev, str(qa))
-    assert counts == {**dict.fromkeys(STAGES, 0), "no_call": 1, "answer_right": 1}
-    row = {
+    assert counts["no_call"] == {"questions": 1, "right": 0}
+    assert counts["both_hops_found"] == {"questions": 1, "right": 1}
+    assert sum(c["questions"] for c in counts.values()) == 2 and set(counts) == set(STAGES)
+    assert answer_passage_found(ev, str(qa)) == 0.5  # t2's context held its second-hop passage, t1's nothing
+    row: dict[str, Any] = {
         "lenient_exact_match": 0.5,
         "lenient_f1": 0.6,
         "exact_match": 0.5,
@@ -98,7 +108,8 @@ def test_counts_report_and_plots(tmp_path: Path) -> None:
         "timings_s": {"total": 3.0},
     }
     text = report_markdown(report)
-    assert "| GRPO multi-turn | 0.500 | 0.600 |" in text and "| no_call | 1 |" in text
+    assert "| GRPO multi-turn | 0.500 | 0.600 |" in text and "| no_call | 1 (0) |" in text
+    assert "| GRPO single-shot | 0.500 | 0.600 | 0.500 | 0.500 | - | - | - |" in text
     paths = plot(report, tmp_path)
     assert all(Path(p).stat().st_size > 1000 for p in paths)
 
