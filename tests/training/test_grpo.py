@@ -206,3 +206,20 @@ def test_cpu_scores_only_completion_positions(tiny_run: dict[str, Any], tmp_path
         finally:
             trl_utils._use_triton = original
     assert torch.allclose(compact, full, atol=1e-5)
+
+
+def test_skip_unreachable_drops_questions_no_passage_answers(
+    tiny_run: dict[str, Any], tmp_path: Path
+) -> None:
+    from grpo_rag.training.grpo import build_trainer
+
+    raw = copy.deepcopy(tiny_run)
+    rows = [json.loads(line) for line in Path(raw["data"]["train"]).read_text().splitlines()]
+    rows.append({**rows[0], "id": "unreachable", "answers": ["purple elephants"]})  # in no passage
+    train_file = tmp_path / "train.jsonl"
+    train_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    raw["data"].update(train=str(train_file), max_train_samples=None, skip_unreachable=True)
+    raw["training"]["output_dir"] = str(tmp_path / "run")
+    trainer, _ = build_trainer(from_dict(raw))
+    kept = set(trainer.train_dataset["id"])
+    assert "unreachable" not in kept and rows[0]["id"] in kept
