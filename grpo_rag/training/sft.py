@@ -100,11 +100,11 @@ def sft_dataset(
 
 
 def search_sft_dataset(
-    prepared: Dataset, env: SearchEnvironment, hops: dict[str, list[dict[str, Any]]], epochs: int, seed: int
+    prepared: Dataset, env: SearchEnvironment, hops: dict[str, list[dict[str, Any]]], examples: int, seed: int
 ) -> tuple[Dataset, int]:
     """Conversational prompt/completion pairs of gold search rollouts (`rollout.search.gold_rollout`), with
-    TRL's `tools` column; returns them and how many questions were left out (a hop's results lacked its
-    answer). Each epoch is shuffled; the rollouts themselves are deterministic (BM25).
+    TRL's `tools` column, in as many shuffled epochs as `examples` needs; returns them and how many questions
+    were left out (a hop's results lacked its answer). The rollouts themselves are deterministic (BM25).
     """
     from transformers.utils import get_json_schema
 
@@ -116,6 +116,7 @@ def search_sft_dataset(
             rollouts.append((row["prompt"], messages))
     rng = random.Random(seed)
     rows: list[tuple[Any, Any]] = []
+    epochs = -(-examples // len(rollouts)) if rollouts else 0
     for _ in range(epochs):
         rows += rng.sample(rollouts, len(rollouts))
     data = {"prompt": [p for p, _ in rows], "completion": [c for _, c in rows], "tools": [tools] * len(rows)}
@@ -144,14 +145,14 @@ def train_sft(
     chat = uses_chat(first_tok, cfg.model.chat_template)
     options = prompt_options(cfg, chat, settings.context)
     prepared = prepare_split(cfg, cfg.data.train, options, out / "prepared-train", cfg.data.max_train_samples)
-    epochs = max(1, -(-settings.steps * settings.batch_size // max(1, len(prepared))))
+    examples = settings.steps * settings.batch_size
+    epochs = max(1, -(-examples // max(1, len(prepared))))
     left_out = 0
-    if (
-        settings.context == "search"
-    ):  # multi-turn warm start: gold search conversations, assistant turns trained
+    # multi-turn warm start: gold search conversations, only the model's turns trained
+    if settings.context == "search":
         env = SearchEnvironment(load_retriever(cfg), search_options(cfg))
         dataset, left_out = search_sft_dataset(
-            prepared, env, load_hops(cfg.data.train), epochs, settings.seed
+            prepared, env, load_hops(cfg.data.train), examples, settings.seed
         )
         if not len(dataset):
             raise ConfigError(
