@@ -37,7 +37,7 @@ from grpo_rag.prompts.templates import (
     format_target,
 )
 from grpo_rag.prompts.tool_format import RESULTS_HEADER, SEARCH_CLOSE, SEARCH_OPEN, install_tool_template
-from grpo_rag.rollout.search import SearchEnvironment, SearchOptions
+from grpo_rag.rollout.search import SearchEnvironment, SearchOptions, gold_citations, search_turn
 
 if TYPE_CHECKING:
     from grpo_rag.config import RunConfig
@@ -170,11 +170,8 @@ def search_conversations(
             messages: list[dict[str, Any]] = build_search_prompt(row["question"])
             prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             for query in gold_queries(row, corpus_by_id)[: settings.max_calls]:
-                call = {"type": "function", "function": {"name": "search", "arguments": {"query": query}}}
-                messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
-                messages.append({"role": "tool", "name": "search", "content": env.search(query)})
-            gold = set(row["gold_ids"])
-            cites = [n for n, pid in enumerate(env.passage_ids, start=1) if pid in gold]
+                messages += search_turn(env, query)
+            cites = gold_citations(env, row["gold_ids"])
             messages.append({"role": "assistant", "content": format_target(row["answers"][0], cites)})
             full = tokenizer.apply_chat_template(messages, tokenize=False)
             completion = full[len(prompt) :]

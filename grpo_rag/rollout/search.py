@@ -110,6 +110,21 @@ def environment_factory(retriever: BM25Retriever, settings: SearchOptions) -> Ca
     return make
 
 
+def search_turn(env: SearchEnvironment, query: str) -> list[dict[str, Any]]:
+    """One gold search turn as chat messages: the model's `search` call, then the tool's real result."""
+    call = {"type": "function", "function": {"name": "search", "arguments": {"query": query}}}
+    return [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "name": "search", "content": env.search(query)},
+    ]
+
+
+def gold_citations(env: SearchEnvironment, gold_ids: Sequence[str]) -> list[int]:
+    """The numbers the rollout's searches gave the gold passages (what a gold answer cites)."""
+    gold = set(gold_ids)
+    return [n for n, pid in enumerate(env.passage_ids, start=1) if pid in gold]
+
+
 def gold_rollout(
     env: SearchEnvironment, row: Mapping[str, Any], hops: Sequence[Mapping[str, Any]] | None = None
 ) -> list[dict[str, Any]] | None:
@@ -122,14 +137,11 @@ def gold_rollout(
     env.reset(**row)
     messages: list[dict[str, Any]] = []
     for hop in steps[: env._settings.max_calls]:
-        call = {"type": "function", "function": {"name": "search", "arguments": {"query": hop["question"]}}}
-        messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
-        result = env.search(hop["question"])
-        messages.append({"role": "tool", "name": "search", "content": result})
-        if not any(_contains(result, a) for a in hop["answers"]):
+        turn = search_turn(env, hop["question"])
+        messages += turn
+        if not any(_contains(turn[-1]["content"], a) for a in hop["answers"]):
             return None
-    gold = set(row["gold_ids"])
-    cites = [n for n, pid in enumerate(env.passage_ids, start=1) if pid in gold]
+    cites = gold_citations(env, row["gold_ids"])
     found = [a for a in row["answers"] if any(_contains(p, a) for p in env.passages)]
     if not found:
         return None
