@@ -216,3 +216,24 @@ def trainable_parameters(model: Any) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
     total = sum(p.numel() for p in model.parameters())
     return sum(p.numel() for p in model.parameters() if p.requires_grad), total
+
+
+def score_completions_only_on_cpu() -> None:
+    """Make TRL's fused log-prob head (GRPO and SFT) score only completion positions on CPU, as on CUDA.
+
+    Off Triton devices TRL scores every position (prompt included) so that tile shapes stay fixed for
+    compilers; eager CPU training has no such constraint, and with ~250-token prompts and 16-token
+    completions that is 15x the work. The same log-probs come out (identical rewards and loss in a 3-step
+    check); a 4 x 4 GRPO step of SmolLM2-135M went from 31 s to 19 s. A no-op when TRL lacks the hook.
+    """
+    import trl.trainer.utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None or getattr(original, "grpo_rag_cpu", False):
+        return
+
+    def compact(device: Any) -> bool:
+        return device.type == "cpu" or original(device)
+
+    compact.grpo_rag_cpu = True  # type: ignore[attr-defined]
+    trl_utils._use_triton = compact

@@ -41,6 +41,35 @@ def test_sft_trains_lora_only(tiny_run: dict[str, Any], tmp_path: Path, context:
         train_sft(cfg, settings, tmp_path / "run")
 
 
+def test_sft_scores_only_target_positions_with_the_same_loss(
+    tiny_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CPU patch (score only the target's positions) is on for SFT, and its losses equal TRL's own path."""
+    import trl.kernels.chunked_logprob as kernels
+    import trl.trainer.utils as trl_utils
+
+    import grpo_rag.training.sft as sft_module
+
+    cfg = from_dict(copy.deepcopy(tiny_run))
+    settings = SFTOptions(steps=3, learning_rate=0.05, batch_size=2)
+    monkeypatch.setattr(trl_utils, "_use_triton", kernels._use_triton)  # as if no GRPO run patched it yet
+    train_sft(cfg, settings, tmp_path / "compact")
+    assert getattr(trl_utils._use_triton, "grpo_rag_cpu", False), "TRL moved its hook: recheck the CPU patch"
+    monkeypatch.setattr(trl_utils, "_use_triton", kernels._use_triton)  # TRL's CPU path: every position
+    monkeypatch.setattr(sft_module, "score_completions_only_on_cpu", lambda: None)
+    train_sft(cfg, settings, tmp_path / "full")
+    assert trl_utils._use_triton(torch.device("cpu")) is False
+    losses = [
+        [
+            r["loss"]
+            for r in map(json.loads, (tmp_path / run / "metrics.jsonl").read_text().splitlines())
+            if "loss" in r
+        ]
+        for run in ("compact", "full")
+    ]
+    assert any(losses[0]) and losses[0] == pytest.approx(losses[1], rel=1e-5)
+
+
 def test_sft_targets_follow_the_shuffled_gold_passage(tiny_corpus_path: Path, tiny_qa_path: Path) -> None:
     corpus = load_corpus(tiny_corpus_path)
     qa = load_qa(tiny_qa_path, set(corpus["id"]))
