@@ -223,3 +223,51 @@ def test_skip_unreachable_drops_questions_no_passage_answers(
     trainer, _ = build_trainer(from_dict(raw))
     kept = set(trainer.train_dataset["id"])
     assert "unreachable" not in kept and rows[0]["id"] in kept
+
+
+def test_flat_rows_skip_the_forward_and_leave_the_gradient_unchanged(
+    tiny_run: dict[str, Any], tmp_path: Path
+) -> None:
+    """Rows whose advantage is 0 add nothing to TRL's dapo loss, so dropping them keeps every gradient."""
+    from trl import GRPOTrainer
+
+    from grpo_rag.training.grpo import build_trainer, drop_flat_rows
+
+    raw = copy.deepcopy(tiny_run)
+    raw["training"]["output_dir"] = str(tmp_path / "run")
+    trainer, _ = build_trainer(from_dict(raw))
+    trainer.current_gradient_accumulation_steps = 1
+    model = trainer.model
+    model.train()
+    torch.manual_seed(0)
+    completion_mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]])
+    inputs = {
+        "prompt_ids": torch.randint(3, 50, (4, 6)),
+        "prompt_mask": torch.ones(4, 6, dtype=torch.long),
+        "completion_ids": torch.randint(3, 50, (4, 4)),
+        "completion_mask": completion_mask,
+        "advantages": torch.tensor([0.0, 1.2, 0.0, -0.7]),
+        "num_items_in_batch": completion_mask.sum(),
+    }
+    assert drop_flat_rows(trainer, inputs)["completion_ids"].size(0) == 2
+
+    def grads(loss_fn: Any) -> list[torch.Tensor]:
+        model.zero_grad()
+        loss_fn(model, dict(inputs)).backward()
+        return [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    full = grads(lambda m, x: GRPOTrainer._compute_loss(trainer, m, x))
+    rows: list[int] = []
+    score = trainer._get_per_token_logps_and_entropies
+    trainer._get_per_token_logps_and_entropies = lambda m, ids, *a, **k: (
+        rows.append(ids.size(0)),
+        score(m, ids, *a, **k),
+    )[1]
+    kept = grads(trainer._compute_loss)
+    assert rows == [2]  # only the rows with a signal went through the model
+    assert any(g.abs().sum() > 0 for g in full)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(full, kept, strict=True))
+    flat = {**inputs, "advantages": torch.zeros(4)}
+    assert drop_flat_rows(trainer, flat)["advantages"].tolist() == [0.0]  # one row left, so the step runs
+    trainer.beta = 0.1  # the KL term counts on every row: nothing dropped
+    assert drop_flat_rows(trainer, inputs)["advantages"].size(0) == 4
