@@ -3,6 +3,9 @@
 Runs a few GRPO steps of `configs/smollm2.yaml` (4 prompts x 4 samples) through `train()` and splits each
 step into generation, reward scoring and the rest (the policy's forward and backward passes), from the
 `step_time`, `time/generate_s` and `time/rewards_s` the run logs. The first step is a warm-up and is left out.
+Measured twice: with every row trained (the cost of a step where every group has a reward signal, the
+issue's figure) and as training runs, where rows with advantage 0 skip the forward and backward passes
+(`training.grpo.drop_flat_rows`); from the untrained model most rows are flat, so that figure is a floor.
 Writes bench/real_model_step.{json,md}. Skipped, with what to run, when the model is not installed.
 Usage: python -m grpo_rag.bench.real_step [--config configs/smollm2.yaml] [--steps 6] [--out bench]
 """
@@ -20,10 +23,17 @@ from typing import Any
 GOAL_S = 15.0  # the real-model issue's goal for one 4 x 4 step on 2 cores
 
 
-def measure(config: str, steps: int) -> dict[str, Any]:
-    """Train `steps` GRPO steps in a temporary folder; per-step means of the logged timings (step 1 left out)."""
+def measure(config: str, steps: int, *, every_row: bool) -> dict[str, Any]:
+    """Train `steps` GRPO steps in a temporary folder; per-step means of the logged timings (step 1 left out).
+
+    `every_row`: turn the flat-row skip off, so that all rows of the batch go through forward and backward.
+    """
+    import grpo_rag.training.grpo as grpo
     from grpo_rag.sections import load_config
-    from grpo_rag.training.grpo import train
+
+    skip = grpo.drop_flat_rows
+    if every_row:
+        grpo.drop_flat_rows = lambda trainer, inputs: inputs
 
     with tempfile.TemporaryDirectory() as tmp:
         overrides = [
@@ -33,7 +43,10 @@ def measure(config: str, steps: int) -> dict[str, Any]:
             f"training.save_steps={steps + 1}",
         ]
         cfg = load_config(config, overrides)
-        summary = train(cfg)
+        try:
+            summary = grpo.train(cfg)
+        finally:
+            grpo.drop_flat_rows = skip
         rows = [json.loads(line) for line in Path(tmp, "run/metrics.jsonl").read_text().splitlines()]
     rows = [r for r in rows if "step_time" in r and r["step"] > 1]
 
@@ -54,6 +67,8 @@ def measure(config: str, steps: int) -> dict[str, Any]:
         "generate_s": generate,
         "rewards_s": rewards,
         "forward_backward_s": round(step - generate - rewards, 2),
+        "rows_trained": mean("rows_trained"),
+        "rows_per_step": args["per_device_train_batch_size"],
         "goal_s": GOAL_S,
         "goal_met": step <= GOAL_S,
         "train_seconds": summary["train_seconds"],
@@ -61,22 +76,30 @@ def measure(config: str, steps: int) -> dict[str, Any]:
     }
 
 
-def markdown(res: dict[str, Any]) -> str:
-    return "\n".join(
-        [
-            "# Real-model GRPO step (SmolLM2-135M-Instruct)",
-            "",
-            f"Command: `python -m grpo_rag.bench.real_step --config {res['config']}`; {res['prompts_x_samples']} per "
-            f"step, prompts <= {res['max_prompt_tokens']} tokens, {res['max_completion_length']} new tokens, "
-            f"LoRA on {res['lora_targets']}; mean of {res['steps_measured']} steps after a warm-up step.",
-            "",
-            "| seconds per step | generation | rewards | forward + backward | goal |",
-            "|---|---|---|---|---|",
-            f"| **{res['step_s']}** | {res['generate_s']} | {res['rewards_s']} | {res['forward_backward_s']} | "
-            f"<= {res['goal_s']}: {'met' if res['goal_met'] else 'missed'} |",
-            "",
-        ]
-    )
+def markdown(runs: dict[str, dict[str, Any]]) -> str:
+    res = runs["every_row"]
+    lines = [
+        "# Real-model GRPO step (SmolLM2-135M-Instruct)",
+        "",
+        f"Command: `python -m grpo_rag.bench.real_step --config {res['config']}`; {res['prompts_x_samples']} per "
+        f"step, prompts <= {res['max_prompt_tokens']} tokens, {res['max_completion_length']} new tokens, "
+        f"LoRA on {res['lora_targets']}; mean of {res['steps_measured']} steps after a warm-up step, from the "
+        "untrained model.",
+        "",
+        "| rows through forward + backward | rows trained | seconds per step | generation | rewards "
+        "| forward + backward | goal |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, label in (
+        ("every_row", "all (every group with a signal)"),
+        ("skip_flat", "advantage != 0 (as trained)"),
+    ):
+        r = runs[name]
+        lines.append(
+            f"| {label} | {r['rows_trained']} of {r['rows_per_step']} | **{r['step_s']}** | {r['generate_s']} "
+            f"| {r['rewards_s']} | {r['forward_backward_s']} | <= {r['goal_s']}: {'met' if r['goal_met'] else 'missed'} |"
+        )
+    return "\n".join([*lines, ""])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,11 +116,14 @@ def main(argv: list[str] | None = None) -> int:
             f"real-model step: skipped, {model} is not installed (grpo-rag model install smollm2-135m-instruct)"
         )
         return 0
-    res = measure(args.config, args.steps)
+    runs = {
+        name: measure(args.config, args.steps, every_row=name == "every_row")
+        for name in ("every_row", "skip_flat")
+    }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "real_model_step.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    (args.out / "real_model_step.md").write_text(markdown(res), encoding="utf-8")
-    print(markdown(res))
+    (args.out / "real_model_step.json").write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
+    (args.out / "real_model_step.md").write_text(markdown(runs), encoding="utf-8")
+    print(markdown(runs))
     return 0
 
 
