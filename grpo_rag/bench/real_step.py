@@ -5,7 +5,7 @@ step into generation, reward scoring and the rest (the policy's forward and back
 `step_time`, `time/generate_s` and `time/rewards_s` the run logs. The first step is a warm-up and is left out.
 Measured twice: with every row trained (the cost of a step where every group has a reward signal, the
 issue's figure) and as training runs, where rows with advantage 0 skip the forward and backward passes
-(`training.grpo.drop_flat_rows`); from the untrained model most rows are flat, so that figure is a floor.
+(`training.grpo.drop_flat_rows`); from the untrained model half the rows or more are flat (8 of 16 measured), so that figure is a floor.
 Writes bench/real_model_step.{json,md}. Skipped, with what to run, when the model is not installed.
 Usage: python -m grpo_rag.bench.real_step [--config configs/smollm2.yaml] [--steps 6] [--out bench]
 """
