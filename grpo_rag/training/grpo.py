@@ -48,6 +48,7 @@ from grpo_rag.training.modeling import (
     uses_chat,
 )
 from grpo_rag.training.parts import build_parts
+from grpo_rag.training.prefill import prefill_once_per_prompt
 from grpo_rag.training.run_dir import (
     ADAPTER_DIR,
     METRICS_FILE,
@@ -102,7 +103,8 @@ def _trainer_class() -> type:
        samplers that have one, so giving it one makes a resumed run replay the same prompts.
     2. Checkpoints are written into `output_dir/.staging/checkpoint-N` and renamed into place when
        complete, so a crash mid-save never leaves a partial `checkpoint-N` behind.
-    3. Rows without a learning signal skip the forward and backward passes (`drop_flat_rows`).
+    3. Rows without a learning signal skip the forward and backward passes (`drop_flat_rows`), and each
+       prompt's copies share one prompt pass in generation (`prefill_once_per_prompt`).
     """
     from transformers.trainer_utils import rotate_checkpoints
     from trl import GRPOTrainer
@@ -118,7 +120,8 @@ def _trainer_class() -> type:
         def _generate_single_turn(self, *args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
-                return super()._generate_single_turn(*args, **kwargs)
+                with prefill_once_per_prompt(self.accelerator.unwrap_model(self.model_wrapped)):
+                    return super()._generate_single_turn(*args, **kwargs)
             finally:
                 self._metrics["train"]["time/generate_s"].append(time.perf_counter() - start)
 
