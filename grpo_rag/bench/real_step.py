@@ -3,9 +3,11 @@
 Runs a few GRPO steps of `configs/smollm2.yaml` (4 prompts x 4 samples) through `train()` and splits each
 step into generation, reward scoring and the rest (the policy's forward and backward passes), from the
 `step_time`, `time/generate_s` and `time/rewards_s` the run logs. The first step is a warm-up and is left out.
-Measured twice: with every row trained (the cost of a step where every group has a reward signal, the
-issue's figure) and as training runs, where rows with advantage 0 skip the forward and backward passes
-(`training.grpo.drop_flat_rows`); from the untrained model half the rows or more are flat (8 of 16 measured), so that figure is a floor.
+Measured three ways: as TRL runs it (every row trained, every copy of a prompt encoded: the cost of a step
+where every group has a reward signal, the issue's figure); with each prompt encoded once for its samples
+(`training.prefill.prefill_once_per_prompt`); and as training runs, where rows with advantage 0 also skip
+the forward and backward passes (`training.grpo.drop_flat_rows`). From the untrained model half the rows or
+more are flat (8 of 16 measured), so the last figure is a floor.
 Writes bench/real_model_step.{json,md}. Skipped, with what to run, when the model is not installed.
 Usage: python -m grpo_rag.bench.real_step [--config configs/smollm2.yaml] [--steps 6] [--out bench]
 """
@@ -21,19 +23,30 @@ from pathlib import Path
 from typing import Any
 
 GOAL_S = 15.0  # the real-model issue's goal for one 4 x 4 step on 2 cores
+# name -> (every row trained, one prompt pass per prompt, label)
+RUNS = {
+    "trl": (True, False, "TRL's step: every row trained, every prompt copy encoded"),
+    "every_row": (True, True, "every row trained, one prompt pass per prompt"),
+    "as_trained": (False, True, "as trained: rows with advantage 0 skipped too"),
+}
 
 
-def measure(config: str, steps: int, *, every_row: bool) -> dict[str, Any]:
+def measure(config: str, steps: int, *, every_row: bool, shared_prefill: bool) -> dict[str, Any]:
     """Train `steps` GRPO steps in a temporary folder; per-step means of the logged timings (step 1 left out).
 
     `every_row`: turn the flat-row skip off, so that all rows of the batch go through forward and backward.
+    `shared_prefill` False: encode every copy of a prompt, as TRL's `generate` call does.
     """
+    from contextlib import nullcontext
+
     import grpo_rag.training.grpo as grpo
     from grpo_rag.sections import load_config
 
-    skip = grpo.drop_flat_rows
+    skip, prefill = grpo.drop_flat_rows, grpo.prefill_once_per_prompt
     if every_row:
         grpo.drop_flat_rows = lambda trainer, inputs: inputs
+    if not shared_prefill:
+        grpo.prefill_once_per_prompt = lambda model: nullcontext()
 
     with tempfile.TemporaryDirectory() as tmp:
         overrides = [
@@ -46,7 +59,7 @@ def measure(config: str, steps: int, *, every_row: bool) -> dict[str, Any]:
         try:
             summary = grpo.train(cfg)
         finally:
-            grpo.drop_flat_rows = skip
+            grpo.drop_flat_rows, grpo.prefill_once_per_prompt = skip, prefill
         rows = [json.loads(line) for line in Path(tmp, "run/metrics.jsonl").read_text().splitlines()]
     rows = [r for r in rows if "step_time" in r and r["step"] > 1]
 
@@ -77,7 +90,7 @@ def measure(config: str, steps: int, *, every_row: bool) -> dict[str, Any]:
 
 
 def markdown(runs: dict[str, dict[str, Any]]) -> str:
-    res = runs["every_row"]
+    res = runs["trl"]
     lines = [
         "# Real-model GRPO step (SmolLM2-135M-Instruct)",
         "",
@@ -86,17 +99,13 @@ def markdown(runs: dict[str, dict[str, Any]]) -> str:
         f"LoRA on {res['lora_targets']}; mean of {res['steps_measured']} steps after a warm-up step, from the "
         "untrained model.",
         "",
-        "| rows through forward + backward | rows trained | seconds per step | generation | rewards "
-        "| forward + backward | goal |",
+        "| step | rows trained | seconds per step | generation | rewards | forward + backward | goal |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, label in (
-        ("every_row", "all (every group with a signal)"),
-        ("skip_flat", "advantage != 0 (as trained)"),
-    ):
+    for name in RUNS:
         r = runs[name]
         lines.append(
-            f"| {label} | {r['rows_trained']} of {r['rows_per_step']} | **{r['step_s']}** | {r['generate_s']} "
+            f"| {RUNS[name][2]} | {r['rows_trained']} of {r['rows_per_step']} | **{r['step_s']}** | {r['generate_s']} "
             f"| {r['rewards_s']} | {r['forward_backward_s']} | <= {r['goal_s']}: {'met' if r['goal_met'] else 'missed'} |"
         )
     return "\n".join([*lines, ""])
@@ -117,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     runs = {
-        name: measure(args.config, args.steps, every_row=name == "every_row")
-        for name in ("every_row", "skip_flat")
+        name: measure(args.config, args.steps, every_row=every_row, shared_prefill=shared)
+        for name, (every_row, shared, _) in RUNS.items()
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "real_model_step.json").write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
