@@ -204,8 +204,13 @@ def warm_start(
     """
     from trl import SFTConfig, SFTTrainer
 
+    from grpo_rag.training.modeling import score_completions_only_on_cpu
+
     if cfg.sft_steps <= 0:
         return []
+    # The same loss path whether or not a trainer ran earlier in this process (the patch is process-wide),
+    # so that a bootstrap gives the same weights every time.
+    score_completions_only_on_cpu()
     epochs = max(1, -(-cfg.sft_steps * cfg.sft_batch_size // max(1, len(prepared))))
     args = SFTConfig(
         output_dir=str(work_dir),
