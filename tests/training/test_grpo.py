@@ -271,3 +271,23 @@ def test_flat_rows_skip_the_forward_and_leave_the_gradient_unchanged(
     assert drop_flat_rows(trainer, flat)["advantages"].tolist() == [0.0]  # one row left, so the step runs
     trainer.beta = 0.1  # the KL term counts on every row: nothing dropped
     assert drop_flat_rows(trainer, inputs)["advantages"].size(0) == 4
+
+
+def test_generation_encodes_each_prompt_once(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    """The trainer's generation runs the prompt pass on one copy of each repeated prompt (TRL's layout)."""
+    from grpo_rag.training.grpo import build_trainer
+
+    raw = copy.deepcopy(tiny_run)
+    raw["training"]["output_dir"] = str(tmp_path / "run")
+    trainer, _ = build_trainer(from_dict(raw))
+    base = trainer.accelerator.unwrap_model(trainer.model_wrapped).get_base_model()
+    sizes: list[int] = []
+    hook = base.register_forward_pre_hook(
+        lambda _m, _a, kw: sizes.append(kw["input_ids"].size(0)), with_kwargs=True
+    )
+    prompts = [[5, 6, 7, 8], [5, 6, 7, 8], [9, 10, 11], [9, 10, 11]]
+    try:
+        completions, _ = trainer._generate_single_turn(prompts, None, {}, 2)
+    finally:
+        hook.remove()
+    assert sizes[0] == 2 and len(completions) == 4
