@@ -5,7 +5,7 @@ step into generation, reward scoring and the rest (the policy's forward and back
 `step_time`, `time/generate_s` and `time/rewards_s` the run logs. The first step is a warm-up and is left out.
 Measured three ways: as TRL runs it (every row trained, every copy of a prompt encoded: the cost of a step
 where every group has a reward signal, the issue's figure); with each prompt encoded once for its samples
-(`training.prefill.prefill_once_per_prompt`); and as training runs, where rows with advantage 0 also skip
+(`training.shared_prefill.prefill_once_per_prompt`); and as training runs, where rows with advantage 0 also skip
 the forward and backward passes (`training.grpo.drop_flat_rows`). From the untrained model half the rows or
 more are flat (8 of 16 measured), so the last figure is a floor.
 Writes bench/real_model_step.{json,md}. Skipped, with what to run, when the model is not installed.

@@ -48,7 +48,6 @@ from grpo_rag.training.modeling import (
     uses_chat,
 )
 from grpo_rag.training.parts import build_parts
-from grpo_rag.training.prefill import prefill_once_per_prompt
 from grpo_rag.training.run_dir import (
     ADAPTER_DIR,
     METRICS_FILE,
@@ -59,6 +58,7 @@ from grpo_rag.training.run_dir import (
     last_checkpoint,
     save_adapter,
 )
+from grpo_rag.training.shared_prefill import prefill_once_per_prompt
 
 # TRL's losses that divide by the generation batch's token count (`num_items_in_batch`), not by the rows present
 _BATCH_NORMALIZED_LOSSES = ("dapo", "cispo", "vespo")

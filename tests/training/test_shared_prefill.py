@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from grpo_rag.training.prefill import prefill_once_per_prompt, prompt_runs
+from grpo_rag.training.shared_prefill import prefill_once_per_prompt, prompt_runs
 
 
 @pytest.fixture(scope="module")
