@@ -7,6 +7,8 @@
 #   scripts/real_variants.sh grpo grpo-flat training.max_steps=30 training.save_steps=10
 #   scripts/real_variants.sh grpo grpo-sr-none training.max_steps=30 training.scale_rewards=none
 #   scripts/real_variants.sh grpo grpo-flat80 training.max_steps=80 training.save_steps=20
+#   scripts/real_variants.sh grpo grpo-g8s40 training.num_generations=8 training.per_device_train_batch_size=32 \
+#     training.max_steps=40 training.save_steps=20        # 2026-12-02: 4 questions x 8 samples
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 case "$1" in
