@@ -187,6 +187,8 @@ def train_sft(
         max_length=None,  # never cut a long RAFT prompt: truncation would drop the target at its end
         assistant_only_loss=settings.context == "search",  # never train on the search results
         dataloader_num_workers=0,
+        # the GRPO key drives both trainers; TRL's default (on) recomputes activations in the backward pass
+        gradient_checkpointing=bool(cfg.training.get("gradient_checkpointing", True)),
         disable_tqdm=False,  # our `train` bar replaces its bar; without this, quiet logging turns it into dict prints
         **({} if torch.cuda.is_available() else {"use_cpu": True, "bf16": False}),
     )

@@ -137,3 +137,24 @@ def test_multi_turn_warm_start_trains_on_model_turns_of_gold_searches(
     assert summary["left_out_questions"] >= 1 and summary["examples"] > 0
     lora = load_file(str(tmp_path / "run" / "adapter" / "adapter_model.safetensors"))
     assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)
+
+
+@pytest.mark.parametrize("checkpointing", [True, False])
+def test_sft_follows_the_gradient_checkpointing_key(
+    tiny_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checkpointing: bool
+) -> None:
+    """`training.gradient_checkpointing` (a GRPO key) also sets the warm start's, so one key serves both."""
+    import trl
+
+    seen: list[bool] = []
+
+    class Recording(trl.SFTTrainer):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            seen.append(kwargs["args"].gradient_checkpointing)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(trl, "SFTTrainer", Recording)
+    raw = copy.deepcopy(tiny_run)
+    raw.setdefault("training", {})["gradient_checkpointing"] = checkpointing
+    train_sft(from_dict(raw), SFTOptions(steps=1, learning_rate=0.05, batch_size=2), tmp_path / "run")
+    assert seen == [checkpointing]
