@@ -128,7 +128,11 @@ def grounded(
     max_answer_tokens: int = 32,
     **columns: Any,
 ) -> list[float | None]:
-    """1.0 when a cited passage contains the (short) answer; None for unanswerable or closed-book samples."""
+    """1.0 when a cited passage contains the (short) answer; None for unanswerable, closed-book or yes/no samples.
+
+    A yes/no (or maybe) question's answer is a judgement that no passage holds as text: scoring it 0 would
+    push the policy away from answering such questions at all, so it is left unscored (None).
+    """
     if not 0 < max_answer_fraction <= 1:
         raise RewardError(f"grounded: max_answer_fraction must be in (0, 1], got {max_answer_fraction}")
     if max_answer_tokens < 1:
@@ -136,9 +140,10 @@ def grounded(
     n = len(completions)
     passages = _column(columns, "passages", n, [], reward="grounded")
     answerable = _column(columns, "answerable", n, True, reward="grounded")
+    answers = _column(columns, "answers", n, [], reward="grounded")
     out: list[float | None] = []
-    for parsed, ps, ok in zip(_parse_all(completions), passages, answerable, strict=True):
-        if not ok or not ps:
+    for parsed, ps, ok, golds in zip(_parse_all(completions), passages, answerable, answers, strict=True):
+        if not ok or not ps or scoring.is_verdict(golds):
             out.append(None)
             continue
         out.append(

@@ -186,6 +186,15 @@ def _content_text(content: Any) -> str:
     return str(content)
 
 
+#: Gold answers that are a judgement rather than a span (PubMedQA's yes / no / maybe): no passage holds them.
+VERDICTS = frozenset({"yes", "no", "maybe"})
+
+
+def is_verdict(answers: Sequence[str]) -> bool:
+    """True when every gold answer is yes, no or maybe: `grounded` cannot check such an answer against a passage."""
+    return bool(answers) and all(normalize_answer(a) in VERDICTS for a in answers)
+
+
 def grounded(
     parsed: Parsed,
     passages: Sequence[str],
@@ -284,14 +293,14 @@ def score_completion(
 ) -> dict[str, float | None]:
     """Every per-example metric of one completion; None marks a metric that does not apply.
 
-    `grounded` is None for unanswerable questions and closed-book prompts (no passages);
+    `grounded` is None for unanswerable questions, closed-book prompts (no passages) and yes/no questions;
     `citation_precision`/`citation_recall` are None when the gold ids are unknown (empty).
     """
     text = completion_text(completion)
     parsed = parse_completion(text)
     em, token_f1 = answer_scores(parsed, answers, answerable)
     lenient_em, lenient_f1 = answer_scores(lenient_parse(text, parsed), answers, answerable)
-    support = grounded(parsed, passages) if answerable and passages else None
+    support = grounded(parsed, passages) if answerable and passages and not is_verdict(answers) else None
     cites = citation_scores(parsed, passage_ids, gold_ids)
     return {
         "exact_match": em,

@@ -111,6 +111,17 @@ def test_closed_book_format_and_grounded() -> None:
     assert run_reward("citation", completions, CLOSED_BOOK) == [None, None]
 
 
+def test_grounded_leaves_yes_no_questions_unscored() -> None:
+    # "no" does occur in the cited passage, yet a verdict is not a span a passage can support: unscored, so
+    # GRPO is not pushed away from answering yes/no questions; a span answer to the same passages still scores.
+    row = {**ANSWERABLE, "answers": ["No"], "passages": ["There is no turbine at Kelso.", "Kelso"]}
+    completions = ["<answer>no</answer> [1]", "<answer>yes</answer> [2]"]
+    assert run_reward("grounded", completions, row) == [None, None]
+    assert run_reward("grounded", ["<answer>turbine</answer> [1]"], {**row, "answers": ["turbine"]}) == [1.0]
+    assert run_reward("grounded", ["<answer>no</answer> [1]"], {**row, "answers": ["no", "none"]}) == [1.0]
+    assert run_reward("exact_match", completions, row) == [1.0, 0.0]
+
+
 def test_batch_keeps_alignment() -> None:
     completions = ["<answer>480 kW</answer> [1]", "<answer>5,000</answer> [2]", "nothing"]
     columns = {key: [value] * 3 for key, value in ANSWERABLE.items()}

@@ -15,6 +15,7 @@ from grpo_rag.rewards.scoring import (
     exact_match,
     f1,
     grounded,
+    is_verdict,
     normalize_answer,
     parse_completion,
     score_completion,
@@ -183,6 +184,21 @@ def test_grounded_limits() -> None:
     assert grounded(half, PASSAGES, max_answer_tokens=5) == 0.0
     one_word = parse_completion("<answer>Paris</answer> [1]")
     assert grounded(one_word, ["Paris"]) == 1.0  # a one-token answer is never too long
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [(["yes"], True), (["No."], True), (["maybe", "yes"], True), (["no", "none"], False), ([], False)],
+)
+def test_is_verdict(answers: list[str], expected: bool) -> None:
+    assert is_verdict(answers) is expected
+
+
+def test_score_completion_leaves_grounded_of_yes_no_questions_unset() -> None:
+    row = {"passages": ["No, it does not."], "passage_ids": ["p1"], "gold_ids": ["p1"], "answerable": True}
+    scores = score_completion("<answer>no</answer> [1]", answers=["no"], **row)
+    assert scores["grounded"] is None and scores["exact_match"] == 1.0
+    assert score_completion("<answer>it</answer> [1]", answers=["it"], **row)["grounded"] == 1.0
 
 
 def test_citation_scores() -> None:
