@@ -12,12 +12,10 @@ from typing import Any
 
 from datasets import Dataset
 
-from grpo_rag.rewards.scoring import normalize_answer
+from grpo_rag.rewards.scoring import LABEL_ANSWERS, normalize_answer
 
 #: A retrieved passage longer than this (in model tokens) is likely a whole document, not a passage.
 LONG_PASSAGE_TOKENS = 512
-#: Answers a classifier-style question gives; they are not expected to be copied from a passage.
-LABEL_ANSWERS = frozenset({"yes", "no", "maybe", "true", "false"})
 
 
 def answers_in_gold(

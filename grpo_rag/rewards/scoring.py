@@ -186,13 +186,13 @@ def _content_text(content: Any) -> str:
     return str(content)
 
 
-#: Gold answers that are a judgement rather than a span (PubMedQA's yes / no / maybe): no passage holds them.
-VERDICTS = frozenset({"yes", "no", "maybe"})
+#: Answers that are a judgement, not a span (PubMedQA's yes / no / maybe): no passage is expected to hold them.
+LABEL_ANSWERS = frozenset({"yes", "no", "maybe", "true", "false"})
 
 
 def is_verdict(answers: Sequence[str]) -> bool:
-    """True when every gold answer is yes, no or maybe: `grounded` cannot check such an answer against a passage."""
-    return bool(answers) and all(normalize_answer(a) in VERDICTS for a in answers)
+    """True when every gold answer is a label (yes, no, ...): `grounded` cannot check it against a passage."""
+    return bool(answers) and all(normalize_answer(a) in LABEL_ANSWERS for a in answers)
 
 
 def grounded(

@@ -14,10 +14,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from grpo_rag.rewards.scoring import normalize_answer, parse_completion
+from grpo_rag.rewards.scoring import LABEL_ANSWERS, normalize_answer, parse_completion
 
 REPO = Path.cwd()  # run from the repository root: data/, configs/ and bench/ are found there
-LABELS = {"yes", "no", "maybe"}
 
 
 def classify(pred: dict, passages: dict[str, str], train_answers: set[str], gold: set[str]) -> str:
@@ -26,7 +25,7 @@ def classify(pred: dict, passages: dict[str, str], train_answers: set[str], gold
     if not answer:
         return "no answer"
     norm = normalize_answer(answer)
-    if norm in LABELS:
+    if norm in LABEL_ANSWERS:
         return "a wrong label (yes / no / maybe)"
     shown_gold = [passages.get(pid, "") for pid in pred["passage_ids"] if pid in gold]
     if any(norm and norm in normalize_answer(text) for text in shown_gold):

