@@ -143,7 +143,7 @@ def grounded(
     answers = _column(columns, "answers", n, [], reward="grounded")
     out: list[float | None] = []
     for parsed, ps, ok, golds in zip(_parse_all(completions), passages, answerable, answers, strict=True):
-        if not ok or not ps or scoring.is_verdict(golds):
+        if not scoring.grounded_applies(golds, ps, ok):
             out.append(None)
             continue
         out.append(

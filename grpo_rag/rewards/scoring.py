@@ -195,6 +195,11 @@ def is_verdict(answers: Sequence[str]) -> bool:
     return bool(answers) and all(normalize_answer(a) in LABEL_ANSWERS for a in answers)
 
 
+def grounded_applies(answers: Sequence[str], passages: Sequence[str], answerable: bool) -> bool:
+    """Whether `grounded` can judge a question: answerable, with passages shown, and a span (not a label) answer."""
+    return bool(answerable) and bool(passages) and not is_verdict(answers)
+
+
 def grounded(
     parsed: Parsed,
     passages: Sequence[str],
@@ -300,7 +305,7 @@ def score_completion(
     parsed = parse_completion(text)
     em, token_f1 = answer_scores(parsed, answers, answerable)
     lenient_em, lenient_f1 = answer_scores(lenient_parse(text, parsed), answers, answerable)
-    support = grounded(parsed, passages) if answerable and passages and not is_verdict(answers) else None
+    support = grounded(parsed, passages) if grounded_applies(answers, passages, answerable) else None
     cites = citation_scores(parsed, passage_ids, gold_ids)
     return {
         "exact_match": em,
