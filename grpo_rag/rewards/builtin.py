@@ -154,6 +154,26 @@ def grounded(
     return out
 
 
+def grounded_f1(
+    prompts: Sequence[Any],
+    completions: Sequence[Any],
+    max_answer_fraction: float = 0.5,
+    max_answer_tokens: int = 32,
+    **columns: Any,
+) -> list[float | None]:
+    """Token F1 of the answer when a cited passage contains it, else 0; None where `grounded` does not apply.
+
+    `grounded` alone pays for citing any span of a passage, right or wrong, which a policy can earn for
+    sure by copying a short span; here the citation earns only as much as the answer is right.
+    """
+    support = grounded(prompts, completions, max_answer_fraction, max_answer_tokens, **columns)
+    answers = _column(columns, "answers", len(completions), [], reward="grounded_f1")
+    return [
+        None if s is None else s * scoring.f1(p.answer, golds)
+        for s, p, golds in zip(support, _parse_all(completions), answers, strict=True)
+    ]
+
+
 _CITATION_MODES = ("f1", "precision", "recall")
 
 
@@ -257,6 +277,7 @@ BUILTINS: dict[str, RewardFn] = {
     "char_similarity": char_similarity,
     "format": format_reward,
     "grounded": grounded,
+    "grounded_f1": grounded_f1,
     "citation": citation,
     "abstain": abstain,
     "length": length,

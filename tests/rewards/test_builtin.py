@@ -119,6 +119,29 @@ def test_grounded_leaves_yes_no_questions_unscored() -> None:
     assert run_reward("exact_match", completions, row) == [1.0, 0.0]
 
 
+def test_grounded_f1_pays_the_citation_only_as_far_as_the_answer_is_right() -> None:
+    completions = [
+        "<answer>480 kW</answer> [1]",  # right and supported by what it cites
+        "<answer>1998</answer> [1]",  # the gaming case: a span of the cited passage, but the wrong answer
+        "<answer>480 kW at full load</answer> [1]",  # supported, partly right: F1 4/7
+        "<answer>480 kW</answer> [2]",  # right, but the cited passage does not hold it
+        "<answer>480 kW</answer>",  # right, cites nothing
+        "480 kW [1]",  # no answer tag: nothing to ground
+    ]
+    got = run_reward("grounded_f1", completions, ANSWERABLE)
+    assert got[:2] == [1.0, 0.0] and got[2] == pytest.approx(4 / 7) and got[3:] == [0.0, 0.0, 0.0]
+    assert run_reward("grounded", completions[1:2], ANSWERABLE) == [1.0]  # what grounded alone pays for it
+
+
+def test_grounded_f1_is_unscored_where_grounded_is() -> None:
+    yes_no = {**ANSWERABLE, "answers": ["no"], "passages": ["There is no turbine at Kelso."]}
+    assert run_reward("grounded_f1", ["<answer>no</answer> [1]"], yes_no) == [None]
+    assert run_reward("grounded_f1", ["<answer>480 kW</answer> [1]"], CLOSED_BOOK) == [None]
+    assert run_reward("grounded_f1", ["<answer>unanswerable</answer>"], UNANSWERABLE) == [None]
+    with pytest.raises(RewardError, match="max_answer_fraction"):
+        run_reward("grounded_f1", ["<answer>480 kW</answer> [1]"], ANSWERABLE, max_answer_fraction=0)
+
+
 def test_batch_keeps_alignment() -> None:
     completions = ["<answer>480 kW</answer> [1]", "<answer>5,000</answer> [2]", "nothing"]
     columns = {key: [value] * 3 for key, value in ANSWERABLE.items()}
