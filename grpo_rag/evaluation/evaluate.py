@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -25,7 +25,13 @@ from grpo_rag.pipeline.budget import finish_prompts
 from grpo_rag.pipeline.checks import model_window
 from grpo_rag.pipeline.prepare import Context, load_retriever, prepare_split, prompt_options
 from grpo_rag.prompts.tool_format import install_tool_template
-from grpo_rag.rewards.scoring import score_completion
+from grpo_rag.rewards.scoring import (
+    completion_text,
+    is_verdict,
+    lenient_parse,
+    normalize_answer,
+    score_completion,
+)
 from grpo_rag.rollout.search import SearchEnvironment, environment_factory, search_options
 from grpo_rag.training.modeling import load_for_inference, uses_chat
 
@@ -91,6 +97,34 @@ def aggregate(
         **summary(list(range(len(scores)))),
         "per_domain": {d: summary(idx) for d, idx in sorted(by_domain.items())},
     }
+
+
+def label_questions(
+    answers: Sequence[Sequence[str]], completions: Sequence[Any], domains: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Per domain with yes/no-style questions: what one constant answer would score, and how constant the model is.
+
+    `majority_exact_match` is the exact match of always answering the most common gold label of these
+    questions; `top_prediction_share` is the share of the model's answers that are its most common one. A
+    model that answers "yes" to everything scores the majority figure and a share near 1.
+    """
+    by_domain: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for golds, completion, domain in zip(answers, completions, domains, strict=True):
+        if golds and is_verdict(golds):
+            pred = normalize_answer(lenient_parse(completion_text(completion)).answer or "")
+            by_domain[domain].append((normalize_answer(golds[0]), pred))
+    out: dict[str, dict[str, Any]] = {}
+    for domain, pairs in sorted(by_domain.items()):
+        gold_label, gold_count = Counter(g for g, _ in pairs).most_common(1)[0]
+        top, top_count = Counter(p for _, p in pairs).most_common(1)[0]
+        out[domain] = {
+            "n": len(pairs),
+            "majority_label": gold_label,
+            "majority_exact_match": round(gold_count / len(pairs), 4),
+            "top_prediction": top,
+            "top_prediction_share": round(top_count / len(pairs), 4),
+        }
+    return out
 
 
 def _with_searched_passages(prepared: Dataset, envs: Sequence[SearchEnvironment]) -> Dataset:
@@ -233,8 +267,17 @@ def evaluate_model(
             s["search_errors"] = float(env.errors)
             s["gold_recall"] = len(gold & set(env.passage_ids)) / len(gold) if gold else float("nan")
     metrics = aggregate(scores, prepared["domain"], names)
+    labels = label_questions(prepared["answers"], completions, prepared["domain"])
+    for domain, lab in labels.items():
+        if lab["n"] >= 10 and lab["top_prediction_share"] >= 0.9:
+            print(
+                f"note: {domain}: {lab['top_prediction_share']:.0%} of the {lab['n']} yes/no-style answers are "
+                f"{lab['top_prediction']!r}; always answering {lab['majority_label']!r} scores "
+                f"EM {lab['majority_exact_match']:.3f} on them"
+            )
     metrics.update(
         {
+            "label_questions": labels,
             "context": context,
             "checkpoint": label,
             "data": data or cfg.data.eval,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from grpo_rag.data.io import load_corpus, load_qa
-from grpo_rag.evaluation.evaluate import aggregate, evaluate, report_markdown, score_rows
+from grpo_rag.evaluation.evaluate import aggregate, evaluate, label_questions, report_markdown, score_rows
 from grpo_rag.pipeline.prepare import PromptOptions, attach_context
 from grpo_rag.retrieval.bm25 import BM25Retriever
 from grpo_rag.sections import from_dict
@@ -94,3 +94,24 @@ def test_aggregate_per_domain_and_nan() -> None:
     assert m["recall_at_k"] == 0.5
     assert m["per_domain"]["a"]["exact_match"] == 0.5 and m["per_domain"]["b"]["n"] == 1
     assert "| a | 2 |" in report_markdown(m, "t")
+
+
+def test_label_questions_shows_a_constant_answer_for_what_it_is() -> None:
+    # Five yes/no questions (3 yes, 2 no) answered "yes" every time, and one span question that is ignored.
+    answers = [["yes"], ["Yes"], ["yes"], ["no"], ["no"], ["480 kW"]]
+    completions = ["<answer>yes</answer> [1]"] * 4 + ["Yes."] + ["<answer>yes</answer>"]
+    domains = ["pubmedqa"] * 5 + ["wikipedia"]
+    got = label_questions(answers, completions, domains)
+    assert set(got) == {"pubmedqa"}
+    assert got["pubmedqa"] == {
+        "n": 5,
+        "majority_label": "yes",
+        "majority_exact_match": 0.6,
+        "top_prediction": "yes",  # the untagged "Yes." is read leniently, as the lenient EM reads it
+        "top_prediction_share": 1.0,
+    }
+    mixed = label_questions(
+        answers[:5], ["<answer>no</answer>"] * 2 + ["<answer>yes</answer>"] * 3, domains[:5]
+    )
+    assert mixed["pubmedqa"]["top_prediction_share"] == 0.6
+    assert label_questions([["480 kW"]], ["<answer>yes</answer>"], ["wikipedia"]) == {}
