@@ -133,22 +133,33 @@ def grounded(
     A yes/no (or maybe) question's answer is a judgement that no passage holds as text: scoring it 0 would
     push the policy away from answering such questions at all, so it is left unscored (None).
     """
+    return _grounded(_parse_all(completions), columns, "grounded", max_answer_fraction, max_answer_tokens)
+
+
+def _grounded(
+    parsed: Sequence[scoring.Parsed],
+    columns: Mapping[str, Any],
+    reward: str,
+    max_answer_fraction: float,
+    max_answer_tokens: int,
+) -> list[float | None]:
+    """`grounded` of already-parsed completions (shared with `grounded_f1`, which needs the parse too)."""
     if not 0 < max_answer_fraction <= 1:
-        raise RewardError(f"grounded: max_answer_fraction must be in (0, 1], got {max_answer_fraction}")
+        raise RewardError(f"{reward}: max_answer_fraction must be in (0, 1], got {max_answer_fraction}")
     if max_answer_tokens < 1:
-        raise RewardError(f"grounded: max_answer_tokens must be >= 1, got {max_answer_tokens}")
-    n = len(completions)
-    passages = _column(columns, "passages", n, [], reward="grounded")
-    answerable = _column(columns, "answerable", n, True, reward="grounded")
-    answers = _column(columns, "answers", n, [], reward="grounded")
+        raise RewardError(f"{reward}: max_answer_tokens must be >= 1, got {max_answer_tokens}")
+    n = len(parsed)
+    passages = _column(columns, "passages", n, [], reward=reward)
+    answerable = _column(columns, "answerable", n, True, reward=reward)
+    answers = _column(columns, "answers", n, [], reward=reward)
     out: list[float | None] = []
-    for parsed, ps, ok, golds in zip(_parse_all(completions), passages, answerable, answers, strict=True):
+    for p, ps, ok, golds in zip(parsed, passages, answerable, answers, strict=True):
         if not scoring.grounded_applies(golds, ps, ok):
             out.append(None)
             continue
         out.append(
             scoring.grounded(
-                parsed, ps, max_answer_fraction=max_answer_fraction, max_answer_tokens=max_answer_tokens
+                p, ps, max_answer_fraction=max_answer_fraction, max_answer_tokens=max_answer_tokens
             )
         )
     return out
@@ -166,11 +177,12 @@ def grounded_f1(
     `grounded` alone pays for citing any span of a passage, right or wrong, which a policy can earn for
     sure by copying a short span; here the citation earns only as much as the answer is right.
     """
-    support = grounded(prompts, completions, max_answer_fraction, max_answer_tokens, **columns)
+    parsed = _parse_all(completions)
+    support = _grounded(parsed, columns, "grounded_f1", max_answer_fraction, max_answer_tokens)
     answers = _column(columns, "answers", len(completions), [], reward="grounded_f1")
     return [
         None if s is None else s * scoring.f1(p.answer, golds)
-        for s, p, golds in zip(support, _parse_all(completions), answers, strict=True)
+        for s, p, golds in zip(support, parsed, answers, strict=True)
     ]
 
 
