@@ -126,8 +126,12 @@ class PromptConfig:
     # Longest prompt, in tokens: longer prompts get their longest passages cut (token-aware) until they fit;
     # train and eval report how many were cut. null = no limit.
     max_tokens: int | None = None
+    # Which part of a passage over the budget is kept: "focus" = the window holding the most of the question's
+    # words (the head where none occurs), "head" = its first tokens.
+    cut: str = "focus"
 
     def __post_init__(self) -> None:
+        _one_of("prompt.cut", self.cut, ("focus", "head"))
         if self.max_tokens is not None and self.max_tokens <= 0:
             raise ConfigError(
                 f"prompt.max_tokens: expected a positive number of tokens or null, got {self.max_tokens}"

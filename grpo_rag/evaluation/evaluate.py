@@ -176,6 +176,7 @@ def eval_prompts(
         options,
         cfg.prompt.max_tokens,
         "held-out prompts",
+        cut_mode=cfg.prompt.cut,
         window=window,
         completion_tokens=cfg.eval.max_new_tokens,
     )[0]

@@ -216,6 +216,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
         options,
         cfg.prompt.max_tokens,
         "training prompts",
+        cut_mode=cfg.prompt.cut,
         window=model_window(cfg.model.name_or_path, cfg.model.trust_remote_code),
         completion_tokens=int(args.max_completion_length or 0),
     )

@@ -160,7 +160,7 @@ def train_sft(
                 f"{cfg.data.train}: no gold search rollout finds its answers; nothing to train on"
             )
     else:
-        prepared, _ = fit_prompts(prepared, first_tok, options, cfg.prompt.max_tokens)
+        prepared, _ = fit_prompts(prepared, first_tok, options, cfg.prompt.max_tokens, cfg.prompt.cut)
         dataset = sft_dataset(
             prepared,
             epochs,
