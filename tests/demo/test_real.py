@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grpo_rag.demo.real import row, table
+from grpo_rag.demo.real import row, span_exact_match, table
 
 
 def _metrics(em: float, lenient: float) -> dict:
@@ -27,3 +27,20 @@ def test_rows_keep_the_contract_keys_with_lenient_headline_figures() -> None:
     lines = text.splitlines()
     assert lines[0] == "| model | passages | EM | F1 | strict EM | EM a | EM b |"
     assert lines[3] == "| GRPO + LoRA | BM25 | 0.500 | 0.600 | 0.250 | 0.500 | 0.500 |"
+
+
+def test_span_exact_match_leaves_out_the_yes_no_domains() -> None:
+    m = _metrics(0.25, 0.5)
+    m["per_domain"]["yn"] = {
+        "lenient_exact_match": 1.0,
+        "lenient_f1": 1.0,
+        "n": 6,
+    }  # a constant "yes" paid off
+    m["label_questions"] = {"yn": {"n": 6, "majority_label": "yes"}}
+    r = row(m)
+    assert r["label_domains"] == ["yn"]
+    assert span_exact_match(r) == 0.5  # a and b only, not the 1.0 of "yn"
+    assert span_exact_match(row(_metrics(0.25, 0.3))) == 0.3  # no label domain: every domain counts
+    only_labels = row(m)
+    only_labels["per_domain"] = {"yn": only_labels["per_domain"]["yn"]}
+    assert span_exact_match(only_labels) is None
