@@ -74,7 +74,7 @@ def focus_start(text: str, offsets: Sequence[tuple[int, int]], cap: int, terms: 
     holding the most distinct `terms`, the middle one of the first run, so the words that match sit mid-window
     with context on both sides. Windows start at a word; 0 when no term occurs."""
     n = len(offsets)
-    if n <= cap or not terms:
+    if n <= cap or cap <= 0 or not terms:  # nothing to cut, nothing left, or nothing to look for
         return 0
     starts = [o[0] for o in offsets]
     hits = [  # (token index, term) of every occurrence of a question term

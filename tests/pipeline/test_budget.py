@@ -72,6 +72,7 @@ def test_focus_counts_distinct_words_not_repeats_and_keeps_the_head_without_any(
     assert focus_start("a b c d e f g h", words("a b c d e f g h"), 3, terms) == 0  # no question word
     assert focus_start(text, words(text), 100, terms) == 0  # nothing to cut
     assert focus_start(text, words(text), 5, frozenset()) == 0
+    assert focus_start(text, words(text), 0, terms) == 0  # the budget leaves no passage text
 
 
 def test_focus_windows_start_at_a_word() -> None:
