@@ -15,13 +15,18 @@ from grpo_rag.sections import from_dict
 from grpo_rag.training.modeling import load_tokenizer
 
 
-def test_every_prompt_fits_and_cuts_are_counted(tiny_run: dict[str, Any]) -> None:
+def _prompts(tiny_run: dict[str, Any]) -> tuple[Any, Any, Any, list[int], int]:
+    """The tiny run's held-out rows, tokenizer, prompt options, prompt lengths, and their median as a budget."""
     cfg = from_dict(copy.deepcopy(tiny_run))
     tok = load_tokenizer(cfg.model.name_or_path)
     options = prompt_options(cfg, chat=False)
     prepared = prepare_split(cfg, cfg.data.eval, options, None)
     lengths = [prompt_tokens(p, tok) for p in prepared["prompt"]]
-    budget = sorted(lengths)[len(lengths) // 2]  # the median: about half the prompts must be cut
+    return prepared, tok, options, lengths, sorted(lengths)[len(lengths) // 2]
+
+
+def test_every_prompt_fits_and_cuts_are_counted(tiny_run: dict[str, Any]) -> None:
+    prepared, tok, options, lengths, budget = _prompts(tiny_run)  # about half the prompts must be cut
     fitted, cut = fit_prompts(prepared, tok, options, budget, cut="head")
     new_lengths = [prompt_tokens(p, tok) for p in fitted["prompt"]]
     assert all(n <= budget for n in new_lengths)
@@ -82,12 +87,7 @@ def test_focus_windows_start_at_a_word() -> None:
 
 
 def test_focus_cut_fits_the_budget_and_keeps_a_piece_of_each_passage(tiny_run: dict[str, Any]) -> None:
-    cfg = from_dict(copy.deepcopy(tiny_run))
-    tok = load_tokenizer(cfg.model.name_or_path)
-    options = prompt_options(cfg, chat=False)
-    prepared = prepare_split(cfg, cfg.data.eval, options, None)
-    lengths = [prompt_tokens(p, tok) for p in prepared["prompt"]]
-    budget = sorted(lengths)[len(lengths) // 2]
+    prepared, tok, options, _, budget = _prompts(tiny_run)
     fitted, cut = fit_prompts(prepared, tok, options, budget, cut="focus")
     assert cut > 0 and all(prompt_tokens(p, tok) <= budget for p in fitted["prompt"])
     for before, after in zip(prepared, fitted, strict=True):
