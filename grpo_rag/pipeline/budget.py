@@ -7,8 +7,9 @@ evaluation see what the model saw. Runs where the tokenizer is at hand (training
 
 Which part of a passage is kept (`prompt.cut`): "head" keeps its first tokens; "focus" keeps the window that
 holds the most of the question's words, centred on them (a passage that shares no word with the question keeps
-its head). Answers sit anywhere in a real paragraph; on the real held-out QA at 224 tokens,
-"focus" keeps the answer in 50% of the span prompts against 46% for "head" (docs/experiments/2026-12-03-...).
+its head; so does every passage with a slow tokenizer, which gives no offsets). Answers sit anywhere in a real
+paragraph: at 192 tokens "focus" keeps an answer in 47% of data/real's training span questions, "head" in 34%
+(docs/experiments/2026-12-03-focused-cut.md).
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ def _cap(lengths: Sequence[int], excess: int) -> int:
     return max(c, 0)
 
 
-#: What `prompt.cut` may be: which part of an over-long passage is kept.
-CUTS = ("focus", "head")
 _WORD = re.compile(r"[a-z0-9]+")
 # bm25s' English stopwords plus the question words it keeps (passages seldom answer with them)
 _STOP = frozenset(STOPWORDS_EN) | {
@@ -118,7 +117,7 @@ def fit_prompts(
     """Cut passages so every prompt is at most `max_tokens` tokens; returns (rows, prompts that were cut).
 
     Adds a `prompt_cut` column (True where passages were cut). A prompt that cannot fit even with no passage
-    text left keeps empty passages and counts as cut. `cut` is one of `CUTS` (the module docstring).
+    text left keeps empty passages and counts as cut. `cut` is `prompt.cut`, "focus" or "head" (module docstring).
     """
     fitted, n_cut, _ = _fit(prepared, tokenizer, options, max_tokens, cut)
     return fitted, n_cut
@@ -134,18 +133,16 @@ def _fit(
         return prepared, 0, lengths
     prompts, passages_col = list(prepared["prompt"]), list(prepared["passages"])
     was_cut = [False] * len(prompts)
+    focus = cut == "focus" and bool(getattr(tokenizer, "is_fast", False))  # offsets need a fast tokenizer
     for i, row in enumerate(stage("prepare", total=len(prompts), unit="prompt", iterable=prepared)):
         if row["passages"]:
             lengths[i] = prompt_tokens(row["prompt"], tokenizer)
         excess = lengths[i] - max_tokens if lengths[i] is not None else 0
         if excess <= 0:
             continue
-        enc = [
-            tokenizer(p, add_special_tokens=False, return_offsets_mapping=cut == "focus")
-            for p in row["passages"]
-        ]
+        enc = [tokenizer(p, add_special_tokens=False, return_offsets_mapping=focus) for p in row["passages"]]
         ids = [e["input_ids"] for e in enc]
-        terms = question_terms(row["question"]) if cut == "focus" else frozenset()
+        terms = question_terms(row["question"]) if focus else frozenset()
         while True:
             cap = _cap([len(x) for x in ids], excess)
             texts = []

@@ -100,3 +100,27 @@ def test_an_unknown_cut_is_a_config_error(tiny_run: dict[str, Any]) -> None:
     raw.setdefault("prompt", {})["cut"] = "middle"
     with pytest.raises(ConfigError, match="prompt.cut"):
         from_dict(raw)
+
+
+class _SlowTokenizer:
+    """A tokenizer without offsets (as a slow, pure-Python one): asking for them raises, as transformers does."""
+
+    is_fast = False
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, return_offsets_mapping: bool = False, **kwargs: Any) -> Any:
+        if return_offsets_mapping:
+            raise NotImplementedError("return_offset_mapping is not available when using Python tokenizers")
+        return self.inner(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_slow_tokenizer_falls_back_to_the_head_cut(tiny_run: dict[str, Any]) -> None:
+    prepared, tok, options, _, budget = _prompts(tiny_run)
+    slow, slow_cut = fit_prompts(prepared, _SlowTokenizer(tok), options, budget, cut="focus")
+    head, head_cut = fit_prompts(prepared, tok, options, budget, cut="head")
+    assert slow_cut == head_cut > 0 and slow["passages"] == head["passages"]
