@@ -21,7 +21,7 @@ def main() -> None:
     config = sys.argv[1] if len(sys.argv) > 1 else "configs/smollm2.yaml"
     budgets = sys.argv[2].split(",") if len(sys.argv) > 2 else ["null", "256", "224", "192", "160"]
     tok = None
-    print("| max_tokens | cut | mean prompt tokens | answer shown | " + " | ".join(["per domain"]) + " |")
+    print("| max_tokens | cut | mean prompt tokens | answer shown | per domain |")
     print("|---|---|---|---|---|")
     for budget in budgets:
         for cut in ("head", "focus") if budget != "null" else ("head",):
