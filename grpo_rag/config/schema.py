@@ -164,6 +164,9 @@ class EvalConfig:
 
     max_new_tokens: int = 32
     batch_size: int = 32
+    # Fold the LoRA weights into the base weights before generating: no adapter matmuls per layer, so
+    # faster on CPU; the same model up to the rounding of the merged weights (false = peft's separate path)
+    merge_adapter: bool = True
 
 
 @dataclass

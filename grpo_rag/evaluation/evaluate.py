@@ -193,7 +193,7 @@ def evaluate(
     limit: int | None = None,
 ) -> dict[str, Any]:
     """Greedy-evaluate `checkpoint` (adapter, run dir or full model; None = the config's base model)."""
-    model, tok = load_for_inference(cfg.model, checkpoint)
+    model, tok = load_for_inference(cfg.model, checkpoint, merge=cfg.eval.merge_adapter)
     prepared, context = eval_prompts(cfg, tok, data=data, context=context, limit=limit)
     label = str(checkpoint) if checkpoint else cfg.model.name_or_path
     return evaluate_model(cfg, model, tok, prepared, out_dir, label=label, context=context, data=data)

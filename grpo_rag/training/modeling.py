@@ -189,14 +189,22 @@ def check_adapter(checkpoint: str | Path, field: str = "--checkpoint") -> Path:
     return adapter
 
 
-def load_for_inference(cfg: ModelConfig, checkpoint: str | Path | None) -> tuple[Any, Any]:
-    """Base model from `cfg`, plus the adapter found at `checkpoint` (or a full model there); eval mode."""
+def load_for_inference(
+    cfg: ModelConfig, checkpoint: str | Path | None, *, merge: bool = False
+) -> tuple[Any, Any]:
+    """Base model from `cfg`, plus the adapter found at `checkpoint` (or a full model there); eval mode.
+
+    With `merge`, the adapter is folded into the base weights (peft's `merge_and_unload`), so generation
+    runs no extra LoRA matmuls; the result is a plain transformers model.
+    """
     adapter = adapter_dir(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and adapter is None:
         cfg = ModelConfig(**{**cfg.__dict__, "name_or_path": str(checkpoint)})
     model, tok = load_model(cfg)
     if adapter is not None:
         model = load_adapter(model, adapter, trainable=False)
+        if merge:
+            model = model.merge_and_unload()
     model.eval()
     return model, tok
 

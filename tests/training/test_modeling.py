@@ -82,3 +82,29 @@ def test_missing_model_hint_names_the_fastest_way(tmp_path: Path) -> None:
         ConfigError, match=r"fastest model to get is `grpo-rag model install smollm2-135m-instruct`"
     ):
         modeling.check_source("models/tiny")
+
+
+def test_merged_adapter_matches_the_peft_path(tiny_run: dict[str, Any], tmp_path: Path) -> None:
+    from peft import PeftModel, get_peft_model
+
+    from grpo_rag.sections import from_dict
+    from grpo_rag.training.parts import lora_config
+
+    cfg = from_dict(copy.deepcopy(tiny_run))
+    model, tok = modeling.load_model(cfg.model)
+    peft_model = get_peft_model(model, lora_config(cfg))
+    torch.manual_seed(0)
+    for name, p in peft_model.named_parameters():
+        if "lora_B" in name:  # peft starts B at zero (a no-op adapter); make it change the outputs
+            p.data.normal_(0, 0.5)
+    peft_model.save_pretrained(tmp_path / "adapter")
+    ids = tok("the passage says", return_tensors="pt")["input_ids"]
+    base_logits = modeling.load_model(cfg.model)[0](ids).logits
+    separate, _ = modeling.load_for_inference(cfg.model, tmp_path)
+    merged, _ = modeling.load_for_inference(cfg.model, tmp_path, merge=True)
+    assert isinstance(separate, PeftModel) and not isinstance(merged, PeftModel)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    with torch.no_grad():
+        a, b = separate(ids).logits, merged(ids).logits
+    assert not torch.allclose(a, base_logits, atol=1e-3)  # the adapter does change the model
+    assert torch.allclose(a, b, atol=1e-4)
