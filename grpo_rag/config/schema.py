@@ -68,6 +68,9 @@ class DataConfig:
     counterfactual_values: str = "pool"  # pool: another answer of the same shape | novel: random edits
     domains: list[str] | None = None  # keep only questions of these domains (train and eval); null = all
     balance_domains: bool = False  # max_train_samples drawn equally from each domain (seeded), not pooled
+    # Training sets: yes/no-style questions (every gold answer a label) drawn with each label about equally often,
+    # so that no constant answer ("always yes") earns more reward than another. Held-out sets are never changed.
+    balance_labels: bool = False
     # Seed of the max_train/max_eval samples, apart from training.seed, so that runs with different training
     # seeds are scored on the same questions.
     sample_seed: int = 0

@@ -24,6 +24,7 @@ from grpo_rag.pipeline.checks import answers_in_gold
 from grpo_rag.progress import stage
 from grpo_rag.prompts.templates import build_prompt, build_search_prompt, format_target, render_prefilled
 from grpo_rag.retrieval.bm25 import BM25Retriever
+from grpo_rag.rewards.scoring import is_verdict, normalize_answer
 
 if TYPE_CHECKING:
     from grpo_rag.config import RunConfig
@@ -218,6 +219,29 @@ def prompt_options(cfg: RunConfig, chat: bool, context: str = "retrieved") -> Pr
     )
 
 
+def interleave_labels(order: list[int], answers: Sequence[Sequence[str]]) -> list[int]:
+    """`order` with its yes/no-style questions re-dealt so that their labels alternate (yes, no, maybe, ...).
+
+    The span questions keep their places; the label questions' places are refilled round-robin from one
+    queue per label (each in its shuffled order), so any prefix of the result holds the labels in near-equal
+    numbers while the rarest lasts.
+    """
+    queues: dict[str, list[int]] = {}
+    slots = []
+    for pos, i in enumerate(order):
+        if is_verdict(answers[i]):
+            queues.setdefault(normalize_answer(answers[i][0]), []).append(i)
+            slots.append(pos)
+    dealt: list[int] = []
+    lanes = [queues[k] for k in sorted(queues)]
+    for depth in range(max((len(q) for q in lanes), default=0)):
+        dealt += [q[depth] for q in lanes if depth < len(q)]
+    out = list(order)
+    for pos, i in zip(slots, dealt, strict=True):
+        out[pos] = i
+    return out
+
+
 def select_questions(
     qa: Dataset,
     domains: Sequence[str] | None,
@@ -225,11 +249,13 @@ def select_questions(
     balance: bool,
     seed: int,
     path: str = "<qa>",
+    balance_labels: bool = False,
 ) -> Dataset:
     """Keep questions of `domains` (None = all), then at most `limit` of them after a seeded shuffle.
 
     With `balance`, the limit is shared equally between domains (round-robin over each domain's shuffled
-    questions), so a large domain cannot crowd out a small one.
+    questions), so a large domain cannot crowd out a small one. With `balance_labels`, the yes/no-style
+    questions within the limit hold each label about equally often (`interleave_labels`).
     """
     if domains:
         wanted = set(domains)
@@ -244,8 +270,12 @@ def select_questions(
         qa = qa.filter(lambda d: d in wanted, input_columns="domain")
     if limit is None or limit >= len(qa):
         return qa
+    answers = qa["answers"] if balance_labels else None
     if not balance:
-        return qa.shuffle(seed=seed).select(range(limit))
+        shuffled = qa.shuffle(seed=seed)
+        if answers is None:
+            return shuffled.select(range(limit))
+        return shuffled.select(interleave_labels(list(range(len(qa))), shuffled["answers"])[:limit])
     rng = random.Random(seed)
     pools: dict[str, list[int]] = {}
     for i, d in enumerate(qa["domain"]):
@@ -253,7 +283,7 @@ def select_questions(
     queues = []
     for d in sorted(pools):
         rng.shuffle(pools[d])
-        queues.append(pools[d])
+        queues.append(interleave_labels(pools[d], answers) if answers else pools[d])
     chosen: list[int] = []
     depth = 0
     while len(chosen) < limit:
@@ -279,11 +309,18 @@ def _file_digest(path: str) -> str:
 
 
 def prepare_split(
-    cfg: RunConfig, qa_path: str, options: PromptOptions, cache_dir: Path | None, limit: int | None = None
+    cfg: RunConfig,
+    qa_path: str,
+    options: PromptOptions,
+    cache_dir: Path | None,
+    limit: int | None = None,
+    *,
+    balance_labels: bool = False,
 ) -> Dataset:
     """Load QA, retrieve for every question in one batched pass, build prompts; cached under `cache_dir`.
 
-    Only questions of `data.domains` are kept; `limit` is drawn domain-balanced when `data.balance_domains`.
+    Only questions of `data.domains` are kept; `limit` is drawn domain-balanced when `data.balance_domains`,
+    and with yes/no labels in equal numbers when `balance_labels` (training sets: `data.balance_labels`).
     """
     router_digest = (
         _file_digest(options.router) if options.router and Path(options.router).is_file() else None
@@ -299,6 +336,7 @@ def prepare_split(
             "stop": cfg.retrieval.stopwords,
             "domains": cfg.data.domains,
             "balance": cfg.data.balance_domains,
+            "labels": balance_labels,
             "router": router_digest,
             "columns": 2,  # 2: + answer_in_gold
         },
@@ -310,7 +348,13 @@ def prepare_split(
     corpus = load_corpus(cfg.data.corpus)
     qa = load_qa(qa_path, corpus_ids=set(corpus["id"]))
     qa = select_questions(
-        qa, cfg.data.domains, limit, cfg.data.balance_domains, cfg.data.sample_seed, qa_path
+        qa,
+        cfg.data.domains,
+        limit,
+        cfg.data.balance_domains,
+        cfg.data.sample_seed,
+        qa_path,
+        balance_labels=balance_labels,
     )
     needs_index = options.context not in ("closed_book", "search") or options.router is not None
     retriever = load_retriever(cfg, corpus) if needs_index else None

@@ -154,7 +154,14 @@ def dry_run(cfg: RunConfig) -> list[Check]:
         if index and Path(index).exists()
         else "index built in memory" + (f" ({index} does not exist yet: `grpo-rag index`)" if index else "")
     )
-    data = prepare_split(cfg, cfg.data.train, parts.options, None, cfg.data.max_train_samples)
+    data = prepare_split(
+        cfg,
+        cfg.data.train,
+        parts.options,
+        None,
+        cfg.data.max_train_samples,
+        balance_labels=cfg.data.balance_labels,
+    )
     if parts.multi_turn:
         k = cfg.rollout.k or cfg.retrieval.k
         what = (

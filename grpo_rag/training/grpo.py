@@ -202,7 +202,14 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     # then read it (they never load the index), so retrieval runs once per machine, not once per rank.
     with args.main_process_first(desc="retrieval and prompts"):
         from_cache = (cache / "key.json").is_file()
-        train_ds = prepare_split(cfg, cfg.data.train, options, cache, cfg.data.max_train_samples)
+        train_ds = prepare_split(
+            cfg,
+            cfg.data.train,
+            options,
+            cache,
+            cfg.data.max_train_samples,
+            balance_labels=cfg.data.balance_labels,
+        )
     train_ds = augment_dataset(
         train_ds,
         cfg.data.counterfactual_fraction,

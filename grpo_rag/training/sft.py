@@ -145,7 +145,14 @@ def train_sft(
     first_tok = load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code)
     chat = uses_chat(first_tok, cfg.model.chat_template)
     options = prompt_options(cfg, chat, settings.context)
-    prepared = prepare_split(cfg, cfg.data.train, options, out / "prepared-train", cfg.data.max_train_samples)
+    prepared = prepare_split(
+        cfg,
+        cfg.data.train,
+        options,
+        out / "prepared-train",
+        cfg.data.max_train_samples,
+        balance_labels=cfg.data.balance_labels,
+    )
     examples = settings.steps * settings.batch_size
     epochs = max(1, -(-examples // max(1, len(prepared))))
     left_out = 0
