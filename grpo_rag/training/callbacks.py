@@ -1,4 +1,5 @@
-"""Trainer callbacks of a GRPO run: metrics appended as they are logged, a guard against NaN/inf, a summary line.
+"""Trainer callbacks of a GRPO run: metrics appended as they are logged, guards against NaN/inf and against a
+collapsed policy, a summary line.
 
 They use transformers' callback hooks only, so they work under `accelerate launch` as under one process.
 """
@@ -67,6 +68,45 @@ class NonFiniteGuard(TrainerCallback):
             value = (logs or {}).get(key)
             if isinstance(value, float) and not math.isfinite(value):
                 self._stop(control, f"{key} became {value} at step {state.global_step}")
+
+
+class CollapseWarning(TrainerCallback):
+    """Warns once when, for `patience` logged steps in a row, almost no group's completions differ in reward.
+
+    TRL's `frac_reward_zero_std` (the share of groups whose completions all got the same reward, hence
+    advantage 0) then stays at or above `threshold`: GRPO has next to no gradient left, usually because the
+    policy answers everything the same way (seen: "yes" to every question, from 0.1-0.6 before). The run
+    goes on (a rare group with variance can still move it); the warning says what to try.
+    """
+
+    def __init__(self, patience: int = 4, threshold: float = 0.85) -> None:
+        self.patience, self.threshold = patience, threshold
+        self.streak = 0
+        self.warned_at: int | None = None
+        self.first_step: int | None = None
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        value = (logs or {}).get("frac_reward_zero_std")
+        if not isinstance(value, (int, float)):
+            return
+        if value < self.threshold:
+            self.streak, self.first_step = 0, None
+            return
+        self.streak += 1
+        self.first_step = self.first_step or state.global_step
+        if self.streak >= self.patience and self.warned_at is None and state.is_world_process_zero:
+            self.warned_at = state.global_step
+            print(
+                f"warning: GRPO step {state.global_step}: since step {self.first_step}, in at least "
+                f"{self.threshold:.0%} of the groups all {args.num_generations} completions got the same "
+                f"reward (frac_reward_zero_std {value:.2f} now), so there is next to no gradient; the "
+                "policy has likely collapsed to one answer. "
+                "Try a lower training.learning_rate, data.balance_labels: true, or a higher "
+                "training.temperature; earlier checkpoints are in the run folder",
+                flush=True,
+            )
 
 
 class SummaryLine(ProgressCallback):

@@ -30,6 +30,7 @@ from grpo_rag.pipeline.prepare import load_retriever, prepare_split
 from grpo_rag.prompts.tool_format import install_tool_template
 from grpo_rag.rollout.search import environment_factory, search_options
 from grpo_rag.training.callbacks import (
+    CollapseWarning,
     MetricsFile,
     NonFiniteGuard,
     SummaryLine,
@@ -263,6 +264,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(SummaryLine())
     trainer.add_callback(MetricsFile(out / METRICS_FILE))
+    trainer.add_callback(CollapseWarning())
     tensorboard_into(trainer, out / TENSORBOARD_DIR)
     return trainer, checkpoint
 

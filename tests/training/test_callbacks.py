@@ -36,3 +36,34 @@ def test_tensorboard_events_hold_the_reward_scalars(
     got = {e.step: e.value for e in events.Scalars("train/reward")}
     assert got.keys() == want.keys() == {1, 2}
     assert all(got[s] == pytest.approx(want[s], rel=1e-5) for s in want)
+
+
+def test_collapse_warning_needs_a_streak_of_steps_without_reward_variance(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from types import SimpleNamespace
+
+    from grpo_rag.training.callbacks import CollapseWarning
+
+    guard = CollapseWarning(patience=3)
+    args = SimpleNamespace(num_generations=4)
+    for step, frac in [(2, 1.0), (4, 1.0), (6, 0.5), (8, 1.0), (10, 1.0)]:  # the streak is broken at step 6
+        guard.on_log(
+            args,
+            SimpleNamespace(global_step=step, is_world_process_zero=True),
+            None,
+            {"frac_reward_zero_std": frac},
+        )
+    assert guard.warned_at is None and capsys.readouterr().out == ""
+    for step in (12, 14):
+        guard.on_log(
+            args,
+            SimpleNamespace(global_step=step, is_world_process_zero=True),
+            None,
+            {"frac_reward_zero_std": 1.0},
+        )
+    out = capsys.readouterr().out
+    assert guard.warned_at == 12 and out.count("warning:") == 1  # once, at the third step in a row
+    assert "since step 8, in at least 85% of the groups all 4 completions got the same reward" in out
+    guard.on_log(args, SimpleNamespace(global_step=16, is_world_process_zero=True), None, {"loss": 0.0})
+    assert guard.streak == 4  # steps that log no reward statistics leave the streak alone
