@@ -75,8 +75,9 @@ class CollapseWarning(TrainerCallback):
 
     TRL's `frac_reward_zero_std` (the share of groups whose completions all got the same reward, hence
     advantage 0) then stays at or above `threshold`: GRPO has next to no gradient left, usually because the
-    policy answers everything the same way (seen: "yes" to every question, from 0.1-0.6 before). The run
-    goes on (a rare group with variance can still move it); the warning says what to try.
+    policy answers everything the same way (seen: "yes" to every question, after 0.1-0.6 for 70 steps). The
+    run goes on (a rare group with variance can still move it; one run recovered after 50 steps); the
+    warning says what to try.
     """
 
     def __init__(self, patience: int = 4, threshold: float = 0.85) -> None:
@@ -101,8 +102,8 @@ class CollapseWarning(TrainerCallback):
             print(
                 f"warning: GRPO step {state.global_step}: since step {self.first_step}, in at least "
                 f"{self.threshold:.0%} of the groups all {args.num_generations} completions got the same "
-                f"reward (frac_reward_zero_std {value:.2f} now), so there is next to no gradient; the "
-                "policy has likely collapsed to one answer. "
+                f"reward (frac_reward_zero_std {value:.2f} now), so GRPO gets next to no gradient; the "
+                "policy may have collapsed to one answer (it can recover). "
                 "Try a lower training.learning_rate, data.balance_labels: true, or a higher "
                 "training.temperature; earlier checkpoints are in the run folder",
                 flush=True,
