@@ -84,6 +84,11 @@ class DataConfig:
             raise ConfigError(
                 f"data.counterfactual_fraction: expected a share in [0, 1], got {self.counterfactual_fraction}"
             )
+        if self.balance_labels and self.max_train_samples is None:
+            raise ConfigError(
+                "data.balance_labels: needs data.max_train_samples (it chooses which questions are drawn; "
+                "with no cap every training question is used and nothing is balanced)"
+            )
         if self.domains is not None and not self.domains:
             raise ConfigError("data.domains: expected a non-empty list of domain names, or null for all")
         for name in ("max_train_samples", "max_eval_samples"):

@@ -62,6 +62,15 @@ def test_label_balanced_sampling(balance: bool) -> None:
     assert select_questions(qa, None, 60, balance=balance, seed=0, balance_labels=True)["id"] == picked["id"]
 
 
+def test_label_balance_needs_a_sample_cap() -> None:
+    from grpo_rag.config.schema import DataConfig
+    from grpo_rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.balance_labels: needs data.max_train_samples"):
+        DataConfig(balance_labels=True)
+    assert DataConfig(balance_labels=True, max_train_samples=10).balance_labels
+
+
 def test_domain_filter(tmp_path: Path) -> None:
     qa = _qa({"a": 3, "b": 2})
     assert set(select_questions(qa, ["b"], None, balance=False, seed=0)["domain"]) == {"b"}
