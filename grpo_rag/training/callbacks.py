@@ -70,15 +70,13 @@ class NonFiniteGuard(TrainerCallback):
                 self._stop(control, f"{key} became {value} at step {state.global_step}")
 
 
-class CollapseWarning(TrainerCallback):
-    """Warns once when, for `patience` logged steps in a row, almost no group's completions differ in reward.
+class _StreakWarning(TrainerCallback):
+    """Warns once when a logged metric stays at or above `threshold` for `patience` logged steps in a row.
 
-    TRL's `frac_reward_zero_std` (the share of groups whose completions all got the same reward, hence
-    advantage 0) then stays at or above `threshold`: GRPO has next to no gradient left, usually because the
-    policy answers everything the same way (seen: "yes" to every question, after 0.1-0.6 for 70 steps). The
-    run goes on (a rare group with variance can still move it; one run recovered after 50 steps); the
-    warning says what to try.
+    Steps that log no such metric leave the streak alone; the run goes on (the warning says what to try).
     """
+
+    key = ""
 
     def __init__(self, patience: int = 4, threshold: float = 0.85) -> None:
         self.patience, self.threshold = patience, threshold
@@ -86,10 +84,14 @@ class CollapseWarning(TrainerCallback):
         self.warned_at: int | None = None
         self.first_step: int | None = None
 
+    def message(self, args: Any, step: int, value: float) -> str:
+        """The warning's text, without the leading "warning: "."""
+        raise NotImplementedError
+
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        value = (logs or {}).get("frac_reward_zero_std")
+        value = (logs or {}).get(self.key)
         if not isinstance(value, (int, float)):
             return
         if value < self.threshold:
@@ -99,15 +101,53 @@ class CollapseWarning(TrainerCallback):
         self.first_step = self.first_step or state.global_step
         if self.streak >= self.patience and self.warned_at is None and state.is_world_process_zero:
             self.warned_at = state.global_step
-            print(
-                f"warning: GRPO step {state.global_step}: since step {self.first_step}, in at least "
-                f"{self.threshold:.0%} of the groups all {args.num_generations} completions got the same "
-                f"reward (frac_reward_zero_std {value:.2f} now), so GRPO gets next to no gradient; the "
-                "policy may have collapsed to one answer (it can recover). "
-                "Try a lower training.learning_rate, data.balance_labels: true, or a higher "
-                "training.temperature; earlier checkpoints are in the run folder",
-                flush=True,
-            )
+            print("warning: " + self.message(args, state.global_step, float(value)), flush=True)
+
+
+class CollapseWarning(_StreakWarning):
+    """Warns once when, for `patience` logged steps in a row, almost no group's completions differ in reward.
+
+    TRL's `frac_reward_zero_std` (the share of groups whose completions all got the same reward, hence
+    advantage 0) then stays at or above `threshold`: GRPO has next to no gradient left, usually because the
+    policy answers everything the same way (seen: "yes" to every question, after 0.1-0.6 for 70 steps). A
+    rare group with variance can still move it (one run recovered after 50 steps).
+    """
+
+    key = "frac_reward_zero_std"
+
+    def message(self, args: Any, step: int, value: float) -> str:
+        return (
+            f"GRPO step {step}: since step {self.first_step}, in at least "
+            f"{self.threshold:.0%} of the groups all {args.num_generations} completions got the same "
+            f"reward (frac_reward_zero_std {value:.2f} now), so GRPO gets next to no gradient; the "
+            "policy may have collapsed to one answer (it can recover). "
+            "Try a lower training.learning_rate, data.balance_labels: true, or a higher "
+            "training.temperature; earlier checkpoints are in the run folder"
+        )
+
+
+class TruncationWarning(_StreakWarning):
+    """Warns once when, for `patience` logged steps in a row, nearly every sampled completion hits the cap.
+
+    TRL's `completions/clipped_ratio` is the share of completions that ran to `max_completion_length`
+    without an end-of-sequence token. Seen on SmolLM2 in the first 10 steps of both runs that later
+    collapsed to one answer: the policy learnt to pad a closed answer with citations up to the cap.
+    """
+
+    key = "completions/clipped_ratio"
+
+    def __init__(self, patience: int = 4, threshold: float = 0.9) -> None:
+        super().__init__(patience, threshold)
+
+    def message(self, args: Any, step: int, value: float) -> str:
+        return (
+            f"GRPO step {step}: since step {self.first_step}, at least {self.threshold:.0%} of the "
+            f"sampled completions ran to training.max_completion_length ({args.max_completion_length} "
+            f"tokens; completions/clipped_ratio {value:.2f} now) without ending: the policy is padding "
+            "its answers (repeated citations, say) rather than stopping, which came before a collapse "
+            "to one answer. Try a lower training.learning_rate, or a larger "
+            "training.max_completion_length if the answers need the room"
+        )
 
 
 class SummaryLine(ProgressCallback):

@@ -34,6 +34,7 @@ from grpo_rag.training.callbacks import (
     MetricsFile,
     NonFiniteGuard,
     SummaryLine,
+    TruncationWarning,
     tensorboard_into,
     trim_metrics,
 )
@@ -265,6 +266,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
     trainer.add_callback(SummaryLine())
     trainer.add_callback(MetricsFile(out / METRICS_FILE))
     trainer.add_callback(CollapseWarning())
+    trainer.add_callback(TruncationWarning())
     tensorboard_into(trainer, out / TENSORBOARD_DIR)
     return trainer, checkpoint
 

@@ -67,3 +67,26 @@ def test_collapse_warning_needs_a_streak_of_steps_without_reward_variance(
     assert "since step 8, in at least 85% of the groups all 4 completions got the same reward" in out
     guard.on_log(args, SimpleNamespace(global_step=16, is_world_process_zero=True), None, {"loss": 0.0})
     assert guard.streak == 4  # steps that log no reward statistics leave the streak alone
+
+
+def test_truncation_warning_fires_when_nearly_every_completion_hits_the_cap(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from types import SimpleNamespace
+
+    from grpo_rag.training.callbacks import TruncationWarning
+
+    guard = TruncationWarning()  # 4 logged steps at >= 0.9
+    args = SimpleNamespace(num_generations=4, max_completion_length=16)
+    # a healthy run's occasional long batch (0.53), then three capped steps: no warning yet
+    for step, ratio in [(2, 0.53), (4, 1.0), (6, 0.95), (8, 0.9), (10, 0.5), (12, 1.0), (14, 1.0), (16, 1.0)]:
+        state = SimpleNamespace(global_step=step, is_world_process_zero=True)
+        guard.on_log(args, state, None, {"completions/clipped_ratio": ratio})
+    assert guard.warned_at is None and capsys.readouterr().out == ""
+    for step in (18, 20):
+        state = SimpleNamespace(global_step=step, is_world_process_zero=True)
+        guard.on_log(args, state, None, {"completions/clipped_ratio": 1.0})
+    out = capsys.readouterr().out
+    assert guard.warned_at == 18 and out.count("warning:") == 1
+    assert "since step 12, at least 90% of the sampled completions ran to" in out
+    assert "training.max_completion_length (16 tokens" in out
