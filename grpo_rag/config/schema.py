@@ -71,6 +71,10 @@ class DataConfig:
     # Training sets: yes/no-style questions (every gold answer a label) drawn with each label about equally often,
     # so that no constant answer ("always yes") earns more reward than another. Held-out sets are never changed.
     balance_labels: bool = False
+    # Training sets: with balance_domains, each domain's share of max_train_samples in proportion to its weight
+    # here (unlisted domains weigh 1.0), e.g. {pubmedqa: 0.25} for a quarter of another domain's questions.
+    # Held-out sets are never reweighted.
+    domain_weights: dict[str, float] = field(default_factory=dict)
     # Seed of the max_train/max_eval samples, apart from training.seed, so that runs with different training
     # seeds are scored on the same questions.
     sample_seed: int = 0
@@ -89,6 +93,17 @@ class DataConfig:
                 "data.balance_labels: needs data.max_train_samples (it chooses which questions are drawn; "
                 "with no cap every training question is used and nothing is balanced)"
             )
+        if self.domain_weights and not (self.balance_domains and self.max_train_samples is not None):
+            raise ConfigError(
+                "data.domain_weights: needs data.balance_domains: true and data.max_train_samples (the weights "
+                "share that cap between domains; without both nothing is weighted)"
+            )
+        for dom, weight in self.domain_weights.items():
+            if not weight > 0:
+                raise ConfigError(
+                    f"data.domain_weights.{dom}: expected a weight > 0, got {weight} "
+                    "(to leave a domain out, list the others in data.domains)"
+                )
         if self.domains is not None and not self.domains:
             raise ConfigError("data.domains: expected a non-empty list of domain names, or null for all")
         for name in ("max_train_samples", "max_eval_samples"):

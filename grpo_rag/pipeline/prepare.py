@@ -11,7 +11,7 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -250,12 +250,14 @@ def select_questions(
     seed: int,
     path: str = "<qa>",
     balance_labels: bool = False,
+    weights: Mapping[str, float] | None = None,
 ) -> Dataset:
     """Keep questions of `domains` (None = all), then at most `limit` of them after a seeded shuffle.
 
-    With `balance`, the limit is shared equally between domains (round-robin over each domain's shuffled
-    questions), so a large domain cannot crowd out a small one. With `balance_labels`, the yes/no-style
-    questions within the limit hold each label about equally often (`interleave_labels`).
+    With `balance`, the limit is shared between domains (a weighted round-robin over each domain's shuffled
+    questions: equal shares, or in proportion to `weights`, 1.0 for a domain not listed), so a large domain
+    cannot crowd out a small one. With `balance_labels`, the yes/no-style questions within the limit hold
+    each label about equally often (`interleave_labels`).
     """
     if domains:
         wanted = set(domains)
@@ -284,15 +286,27 @@ def select_questions(
     for d in sorted(pools):
         rng.shuffle(pools[d])
         queues.append(interleave_labels(pools[d], answers) if answers else pools[d])
-    chosen: list[int] = []
-    depth = 0
-    while len(chosen) < limit:
-        for q in queues:
-            if depth < len(q) and len(chosen) < limit:
-                chosen.append(q[depth])
-        depth += 1
+    chosen = _weighted_round_robin(queues, [(weights or {}).get(d, 1.0) for d in sorted(pools)], limit)
     rng.shuffle(chosen)
     return qa.select(chosen)
+
+
+def _weighted_round_robin(queues: Sequence[Sequence[int]], weights: Sequence[float], limit: int) -> list[int]:
+    """Up to `limit` items taken from the queues' fronts, each next from the queue furthest below its share.
+
+    Queue i's share after n picks is n * w_i / sum(w); ties go to the earlier queue, so equal weights give a
+    plain round-robin. An exhausted queue drops out and the others share its place.
+    """
+    taken = [0] * len(queues)
+    chosen: list[int] = []
+    while len(chosen) < limit:
+        open_ = [i for i, q in enumerate(queues) if taken[i] < len(q)]
+        if not open_:
+            break
+        i = min(open_, key=lambda j: (taken[j] + 1) / weights[j])
+        chosen.append(queues[i][taken[i]])
+        taken[i] += 1
+    return chosen
 
 
 def _file_digest(path: str) -> str:
@@ -315,13 +329,15 @@ def prepare_split(
     cache_dir: Path | None,
     limit: int | None = None,
     *,
-    balance_labels: bool = False,
+    training: bool = False,
 ) -> Dataset:
     """Load QA, retrieve for every question in one batched pass, build prompts; cached under `cache_dir`.
 
-    Only questions of `data.domains` are kept; `limit` is drawn domain-balanced when `data.balance_domains`,
-    and with yes/no labels in equal numbers when `balance_labels` (training sets: `data.balance_labels`).
+    Only questions of `data.domains` are kept; `limit` is drawn domain-balanced when `data.balance_domains`.
+    A training set (`training`) also follows `data.balance_labels` and `data.domain_weights`; held-out sets never do.
     """
+    balance_labels = training and cfg.data.balance_labels
+    weights = cfg.data.domain_weights if training else {}
     router_digest = (
         _file_digest(options.router) if options.router and Path(options.router).is_file() else None
     )
@@ -337,6 +353,7 @@ def prepare_split(
             "domains": cfg.data.domains,
             "balance": cfg.data.balance_domains,
             "labels": balance_labels,
+            "weights": sorted(weights.items()),
             "router": router_digest,
             "columns": 2,  # 2: + answer_in_gold
         },
@@ -355,6 +372,7 @@ def prepare_split(
         cfg.data.sample_seed,
         qa_path,
         balance_labels=balance_labels,
+        weights=weights,
     )
     needs_index = options.context not in ("closed_book", "search") or options.router is not None
     retriever = load_retriever(cfg, corpus) if needs_index else None

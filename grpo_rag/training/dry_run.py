@@ -160,7 +160,7 @@ def dry_run(cfg: RunConfig) -> list[Check]:
         parts.options,
         None,
         cfg.data.max_train_samples,
-        balance_labels=cfg.data.balance_labels,
+        training=True,
     )
     if parts.multi_turn:
         k = cfg.rollout.k or cfg.retrieval.k

@@ -210,7 +210,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
             options,
             cache,
             cfg.data.max_train_samples,
-            balance_labels=cfg.data.balance_labels,
+            training=True,
         )
     train_ds = augment_dataset(
         train_ds,
