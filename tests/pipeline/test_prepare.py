@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from datasets import Dataset
@@ -69,6 +71,42 @@ def test_label_balance_needs_a_sample_cap() -> None:
     with pytest.raises(ConfigError, match="data.balance_labels: needs data.max_train_samples"):
         DataConfig(balance_labels=True)
     assert DataConfig(balance_labels=True, max_train_samples=10).balance_labels
+
+
+def test_domain_weights_share_the_limit_in_proportion() -> None:
+    qa = _qa({"a": 100, "b": 100, "med": 100})
+    picked = select_questions(qa, None, 45, balance=True, seed=0, weights={"med": 0.25})
+    counts = {d: picked["domain"].count(d) for d in ("a", "b", "med")}
+    assert counts == {"a": 20, "b": 20, "med": 5}  # 1 : 1 : 0.25
+    equal = select_questions(qa, None, 45, balance=True, seed=0, weights={"a": 1.0})
+    assert equal["id"] == select_questions(qa, None, 45, balance=True, seed=0)["id"]  # weight 1 = unweighted
+    # A domain that runs out leaves its place to the others, still in proportion.
+    short = select_questions(_qa({"a": 100, "b": 4}), None, 40, balance=True, seed=0, weights={"b": 3.0})
+    assert short["domain"].count("b") == 4 and short["domain"].count("a") == 36
+
+
+def test_domain_weights_are_checked_at_load() -> None:
+    from grpo_rag.config.schema import DataConfig
+    from grpo_rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.domain_weights: needs data.balance_domains"):
+        DataConfig(domain_weights={"med": 0.5}, max_train_samples=10)
+    with pytest.raises(ConfigError, match=r"data.domain_weights.med: expected a weight > 0, got 0"):
+        DataConfig(domain_weights={"med": 0}, max_train_samples=10, balance_domains=True)
+    assert DataConfig(domain_weights={"med": 0.5}, max_train_samples=10, balance_domains=True).domain_weights
+
+
+def test_domain_weights_reach_training_sets_only(tiny_run: dict[str, Any]) -> None:
+    from grpo_rag.pipeline.prepare import prepare_split, prompt_options
+    from grpo_rag.sections import from_dict
+
+    raw = copy.deepcopy(tiny_run)
+    raw["data"].update(max_train_samples=3, balance_domains=True, domain_weights={"mobility": 4.0})
+    cfg = from_dict(raw)
+    options = prompt_options(cfg, chat=False)
+    train = prepare_split(cfg, cfg.data.train, options, None, 3, training=True)
+    held_out = prepare_split(cfg, cfg.data.train, options, None, 3)
+    assert train["domain"].count("mobility") == 2 and held_out["domain"].count("mobility") == 1
 
 
 def test_domain_filter(tmp_path: Path) -> None:
