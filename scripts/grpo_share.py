@@ -1,0 +1,48 @@
+"""GRPO's own share over its warm start, per run: the table of the experiment entries.
+
+Usage: python scripts/grpo_share.py RUN_DIR [RUN_DIR ...]
+Each RUN_DIR is a GRPO run continued from a warm start (its `lora.init_adapter` in config.resolved.yaml);
+both must have been scored into `eval/` (`grpo-rag eval CONFIG --checkpoint DIR --out DIR/eval`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from grpo_rag.demo.real import row, span_exact_match
+
+
+def scores(folder: Path) -> dict:
+    """The demo's row of one evaluation, with the yes/no domains' commonest answer and its share."""
+    metrics = json.loads((folder / "metrics.json").read_text())
+    r = row(metrics)
+    r["top"] = {d: (v["top_prediction"], v["top_prediction_share"]) for d, v in metrics["label_questions"].items()}
+    return r
+
+
+def main(runs: list[str]) -> None:
+    print(
+        "| run | warm start EM / F1 | + GRPO EM / F1 | GRPO over the warm start | of it, span domains "
+        "| EM per domain | commonest yes/no answer | GRPO time |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for run in map(Path, runs):
+        init = yaml.safe_load((run / "config.resolved.yaml").read_text())["lora"]["init_adapter"]
+        warm, grpo = scores(Path(init).parent / "eval"), scores(run / "eval")
+        span = (span_exact_match(grpo) - span_exact_match(warm)) * 100
+        domains = " / ".join(f"{grpo['per_domain'][d]['exact_match']:.3f}" for d in sorted(grpo["per_domain"]))
+        top = ", ".join(f'"{a}" {s:.2f}' for a, s in grpo["top"].values())
+        seconds = json.loads((run / "train_summary.json").read_text())["train_seconds"]
+        print(
+            f"| {run.name} | {warm['exact_match']:.3f} / {warm['f1']:.3f} | {grpo['exact_match']:.3f} / "
+            f"{grpo['f1']:.3f} | {(grpo['exact_match'] - warm['exact_match']) * 100:+.1f} | {span:+.1f} "
+            f"| {domains} | {top} | {seconds:,.0f} s |"
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
