@@ -97,6 +97,22 @@ def drop_flat_rows(trainer: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def signal_by_domain(
+    rewards_per_func: torch.Tensor, weights: torch.Tensor, domains: list[str], num_generations: int
+) -> dict[str, list[float]]:
+    """Per domain, 1.0 for each group of samples whose rewards differ (it moves the policy), else 0.0.
+
+    Logged as `signal/<domain>`: which domains' questions give GRPO its gradient. A group whose samples all
+    scored alike has advantage 0; a yes/no domain can carry most of the signal while span domains carry little.
+    """
+    total = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1).view(-1, num_generations)
+    spread = (total.max(dim=1).values - total.min(dim=1).values) > 1e-6
+    out: dict[str, list[float]] = {}
+    for group, moved in enumerate(spread.tolist()):
+        out.setdefault(domains[group * num_generations], []).append(float(moved))
+    return out
+
+
 def _trainer_class() -> type:
     """TRL's GRPOTrainer with two changes that make crashes and resumes safe, and one that saves work.
 
@@ -127,12 +143,21 @@ def _trainer_class() -> type:
             finally:
                 self._metrics["train"]["time/generate_s"].append(time.perf_counter() - start)
 
-        def _calculate_rewards(self, *args: Any, **kwargs: Any) -> Any:
+        def _calculate_rewards(self, inputs: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
-                return super()._calculate_rewards(*args, **kwargs)
+                rewards = super()._calculate_rewards(inputs, *args, **kwargs)
             finally:
                 self._metrics["train"]["time/rewards_s"].append(time.perf_counter() - start)
+            domains = [row.get("domain") or "default" for row in inputs]
+            # Gathered over processes: the domains are only known here when this process holds every row.
+            if self.model.training and rewards.size(0) == len(domains):
+                weights = self.reward_weights.to(rewards.device)
+                for domain, moved in signal_by_domain(
+                    rewards, weights, domains, self.num_generations
+                ).items():
+                    self._metrics["train"][f"signal/{domain}"].extend(moved)
+            return rewards
 
         def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> Any:
             if self.model.training:

@@ -57,6 +57,9 @@ def test_run_folder_contract(tiny_run: dict[str, Any], tmp_path: Path) -> None:
         "step_time",
     ):
         assert key in logged[0], key
+    signal = {k: v for r in logged for k, v in r.items() if k.startswith("signal/")}
+    assert signal and set(signal) <= {"signal/datacenter", "signal/mobility", "signal/default"}
+    assert all(0.0 <= v <= 1.0 for v in signal.values())
     assert load_config(out / "config.resolved.yaml").to_dict() == cfg.to_dict()
     assert last_checkpoint(out) == out / "checkpoint-2"
     base = AutoModelForCausalLM.from_pretrained(cfg.model.name_or_path)
@@ -291,3 +294,17 @@ def test_generation_encodes_each_prompt_once(tiny_run: dict[str, Any], tmp_path:
     finally:
         hook.remove()
     assert sizes[0] == 2 and len(completions) == 4
+
+
+def test_signal_by_domain_counts_groups_whose_rewards_differ() -> None:
+    from grpo_rag.training.grpo import signal_by_domain
+
+    nan = float("nan")
+    # Two reward functions (weights 1 and 0.5), groups of two samples: med differs only in the second reward,
+    # wiki's first group is flat (a reward of None, NaN, counts as 0), its second differs.
+    rewards = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, nan], [0.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    domains = ["med", "med", "wiki", "wiki", "wiki", "wiki"]
+    out = signal_by_domain(rewards, torch.tensor([1.0, 0.5]), domains, 2)
+    assert out == {"med": [1.0], "wiki": [0.0, 1.0]}
+    # A weight of 0 hides a reward's differences: no signal from it.
+    assert signal_by_domain(rewards, torch.tensor([1.0, 0.0]), domains, 2) == {"med": [0.0], "wiki": [0.0, 1.0]}
