@@ -20,7 +20,9 @@ def scores(folder: Path) -> dict:
     """The demo's row of one evaluation, with the yes/no domains' commonest answer and its share."""
     metrics = json.loads((folder / "metrics.json").read_text())
     r = row(metrics)
-    r["top"] = {d: (v["top_prediction"], v["top_prediction_share"]) for d, v in metrics["label_questions"].items()}
+    r["top"] = {
+        d: (v["top_prediction"], v["top_prediction_share"]) for d, v in metrics["label_questions"].items()
+    }
     return r
 
 
@@ -34,7 +36,9 @@ def main(runs: list[str]) -> None:
         init = yaml.safe_load((run / "config.resolved.yaml").read_text())["lora"]["init_adapter"]
         warm, grpo = scores(Path(init).parent / "eval"), scores(run / "eval")
         span = (span_exact_match(grpo) - span_exact_match(warm)) * 100
-        domains = " / ".join(f"{grpo['per_domain'][d]['exact_match']:.3f}" for d in sorted(grpo["per_domain"]))
+        domains = " / ".join(
+            f"{grpo['per_domain'][d]['exact_match']:.3f}" for d in sorted(grpo["per_domain"])
+        )
         top = ", ".join(f'"{a}" {s:.2f}' for a, s in grpo["top"].values())
         seconds = json.loads((run / "train_summary.json").read_text())["train_seconds"]
         print(

@@ -307,4 +307,7 @@ def test_signal_by_domain_counts_groups_whose_rewards_differ() -> None:
     out = signal_by_domain(rewards, torch.tensor([1.0, 0.5]), domains, 2)
     assert out == {"med": [1.0], "wiki": [0.0, 1.0]}
     # A weight of 0 hides a reward's differences: no signal from it.
-    assert signal_by_domain(rewards, torch.tensor([1.0, 0.0]), domains, 2) == {"med": [0.0], "wiki": [0.0, 1.0]}
+    assert signal_by_domain(rewards, torch.tensor([1.0, 0.0]), domains, 2) == {
+        "med": [0.0],
+        "wiki": [0.0, 1.0],
+    }
