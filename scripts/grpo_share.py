@@ -1,6 +1,7 @@
 """GRPO's own share over its warm start, per run: the table of the experiment entries.
 
 Usage: python scripts/grpo_share.py RUN_DIR [RUN_DIR ...]
+Per-domain columns are in domain order (amazon / pubmedqa / reddit / tatqa / wikipedia on data/real).
 Each RUN_DIR is a GRPO run continued from a warm start (its `lora.init_adapter` in config.resolved.yaml);
 both must have been scored into `eval/` (`grpo-rag eval CONFIG --checkpoint DIR --out DIR/eval`).
 """
@@ -29,9 +30,9 @@ def scores(folder: Path) -> dict:
 def main(runs: list[str]) -> None:
     print(
         "| run | warm start EM / F1 | + GRPO EM / F1 | GRPO over the warm start | of it, span domains "
-        "| EM per domain | commonest yes/no answer | GRPO time |"
+        "| EM per domain | commonest yes/no answer | groups with signal, per domain | GRPO time |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for run in map(Path, runs):
         init = yaml.safe_load((run / "config.resolved.yaml").read_text())["lora"]["init_adapter"]
         warm, grpo = scores(Path(init).parent / "eval"), scores(run / "eval")
@@ -41,10 +42,18 @@ def main(runs: list[str]) -> None:
         )
         top = ", ".join(f'"{a}" {s:.2f}' for a, s in grpo["top"].values())
         seconds = json.loads((run / "train_summary.json").read_text())["train_seconds"]
+        logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        signal = {
+            k.split("/", 1)[1]: [r[k] for r in logged if k in r]
+            for r in logged
+            for k in r
+            if k[:7] == "signal/"
+        }
+        signal_text = " / ".join(f"{sum(v) / len(v):.2f}" for _, v in sorted(signal.items())) or "-"
         print(
             f"| {run.name} | {warm['exact_match']:.3f} / {warm['f1']:.3f} | {grpo['exact_match']:.3f} / "
             f"{grpo['f1']:.3f} | {(grpo['exact_match'] - warm['exact_match']) * 100:+.1f} | {span:+.1f} "
-            f"| {domains} | {top} | {seconds:,.0f} s |"
+            f"| {domains} | {top} | {signal_text} | {seconds:,.0f} s |"
         )
 
 
