@@ -43,12 +43,11 @@ def main(runs: list[str]) -> None:
         top = ", ".join(f'"{a}" {s:.2f}' for a, s in grpo["top"].values())
         seconds = json.loads((run / "train_summary.json").read_text())["train_seconds"]
         logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        signal = {
-            k.split("/", 1)[1]: [r[k] for r in logged if k in r]
-            for r in logged
-            for k in r
-            if k[:7] == "signal/"
-        }
+        signal: dict[str, list[float]] = {}  # per domain, its logged steps' shares (a mean of means)
+        for r in logged:
+            for k, v in r.items():
+                if k.startswith("signal/"):
+                    signal.setdefault(k.removeprefix("signal/"), []).append(v)
         signal_text = " / ".join(f"{sum(v) / len(v):.2f}" for _, v in sorted(signal.items())) or "-"
         print(
             f"| {run.name} | {warm['exact_match']:.3f} / {warm['f1']:.3f} | {grpo['exact_match']:.3f} / "
