@@ -71,9 +71,9 @@ class DataConfig:
     # Training sets: yes/no-style questions (every gold answer a label) drawn with each label about equally often,
     # so that no constant answer ("always yes") earns more reward than another. Held-out sets are never changed.
     balance_labels: bool = False
-    # Training sets: with balance_domains, each domain's share of max_train_samples in proportion to its weight
-    # here (unlisted domains weigh 1.0), e.g. {pubmedqa: 0.25} for a quarter of another domain's questions.
-    # Held-out sets are never reweighted.
+    # GRPO training only: with balance_domains, each domain's share of max_train_samples in proportion to its
+    # weight here (unlisted domains weigh 1.0), e.g. {pubmedqa: 0.5} for half another domain's questions.
+    # The supervised warm start (`sft`) and held-out sets are never reweighted.
     domain_weights: dict[str, float] = field(default_factory=dict)
     # Seed of the max_train/max_eval samples, apart from training.seed, so that runs with different training
     # seeds are scored on the same questions.

@@ -329,15 +329,16 @@ def prepare_split(
     cache_dir: Path | None,
     limit: int | None = None,
     *,
-    training: bool = False,
+    split: Literal["eval", "sft", "grpo"] = "eval",
 ) -> Dataset:
     """Load QA, retrieve for every question in one batched pass, build prompts; cached under `cache_dir`.
 
     Only questions of `data.domains` are kept; `limit` is drawn domain-balanced when `data.balance_domains`.
-    A training set (`training`) also follows `data.balance_labels` and `data.domain_weights`; held-out sets never do.
+    A training set (`split` sft or grpo) also follows `data.balance_labels`, GRPO's also `data.domain_weights`;
+    held-out sets follow neither.
     """
-    balance_labels = training and cfg.data.balance_labels
-    weights = cfg.data.domain_weights if training else {}
+    balance_labels = split != "eval" and cfg.data.balance_labels
+    weights = cfg.data.domain_weights if split == "grpo" else {}
     router_digest = (
         _file_digest(options.router) if options.router and Path(options.router).is_file() else None
     )

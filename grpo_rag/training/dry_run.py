@@ -160,7 +160,7 @@ def dry_run(cfg: RunConfig) -> list[Check]:
         parts.options,
         None,
         cfg.data.max_train_samples,
-        training=True,
+        split="grpo",
     )
     if parts.multi_turn:
         k = cfg.rollout.k or cfg.retrieval.k

@@ -235,7 +235,7 @@ def build_trainer(cfg: RunConfig, *, resume: bool = False) -> tuple[Any, Path | 
             options,
             cache,
             cfg.data.max_train_samples,
-            training=True,
+            split="grpo",
         )
     train_ds = augment_dataset(
         train_ds,

@@ -151,7 +151,7 @@ def train_sft(
         options,
         out / "prepared-train",
         cfg.data.max_train_samples,
-        training=True,
+        split="sft",
     )
     examples = settings.steps * settings.batch_size
     epochs = max(1, -(-examples // max(1, len(prepared))))

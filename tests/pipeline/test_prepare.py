@@ -96,7 +96,7 @@ def test_domain_weights_are_checked_at_load() -> None:
     assert DataConfig(domain_weights={"med": 0.5}, max_train_samples=10, balance_domains=True).domain_weights
 
 
-def test_domain_weights_reach_training_sets_only(tiny_run: dict[str, Any]) -> None:
+def test_domain_weights_reach_grpo_training_sets_only(tiny_run: dict[str, Any]) -> None:
     from grpo_rag.pipeline.prepare import prepare_split, prompt_options
     from grpo_rag.sections import from_dict
 
@@ -104,9 +104,11 @@ def test_domain_weights_reach_training_sets_only(tiny_run: dict[str, Any]) -> No
     raw["data"].update(max_train_samples=3, balance_domains=True, domain_weights={"mobility": 4.0})
     cfg = from_dict(raw)
     options = prompt_options(cfg, chat=False)
-    train = prepare_split(cfg, cfg.data.train, options, None, 3, training=True)
+    grpo = prepare_split(cfg, cfg.data.train, options, None, 3, split="grpo")
+    sft = prepare_split(cfg, cfg.data.train, options, None, 3, split="sft")
     held_out = prepare_split(cfg, cfg.data.train, options, None, 3)
-    assert train["domain"].count("mobility") == 2 and held_out["domain"].count("mobility") == 1
+    assert grpo["domain"].count("mobility") == 2
+    assert sft["domain"].count("mobility") == held_out["domain"].count("mobility") == 1
 
 
 def test_domain_filter(tmp_path: Path) -> None:
