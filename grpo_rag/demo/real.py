@@ -4,9 +4,9 @@ Steps, each through the `grpo-rag` CLI so the demo runs exactly what users run:
 install the model (once) -> index data/real -> evaluate the prompted base model (BM25, closed-book, oracle
 passages) -> a short supervised format warm start (LoRA) -> evaluate it -> GRPO + LoRA continuing that adapter
 -> evaluate (`--closed-book-after`: also without passages) -> print the per-domain before/after table.
-Writes runs/demo/demo_summary.json (the contract checks read: config, heldout_questions, timings_s.total, metrics.{baseline,warm_start,grpo}.{exact_match,
-f1,strict_exact_match}; exact_match and f1 are the lenient figures) and runs/demo/demo_report.md. The GRPO
-adapter is runs/demo/adapter/ (plain peft: `PeftModel.from_pretrained(base, "runs/demo/adapter")`).
+Writes runs/demo/demo_summary.json (the contract checks read: config, heldout_questions, timings_s.total,
+metrics.{baseline,warm_start,grpo}.{exact_match,f1,strict_exact_match}; exact_match and f1 are the lenient
+figures) and runs/demo/demo_report.md. The GRPO adapter is runs/demo/adapter/ (plain peft: `PeftModel.from_pretrained(base, "runs/demo/adapter")`).
 Usage: python -m grpo_rag.demo.real [--config configs/smollm2.yaml] [--sft-steps 60] [--grpo-steps 120]
        [--seed N] [--out runs/demo-seedN]   (another training seed, scored on the same held-out questions)
        [--closed-book-after]

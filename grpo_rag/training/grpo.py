@@ -103,7 +103,7 @@ def signal_by_domain(
     """Per domain, 1.0 for each group of samples whose rewards differ (it moves the policy), else 0.0.
 
     Logged as `signal/<domain>`: which domains' questions give GRPO its gradient. A group whose samples all
-    scored alike has advantage 0; a yes/no domain can carry most of the signal while span domains carry little.
+    scored alike has advantage 0, as every group of a question whose passages show no answer does.
     """
     total = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1).view(-1, num_generations)
     spread = (total.max(dim=1).values - total.min(dim=1).values) > 1e-6
