@@ -1,7 +1,8 @@
 """Training curves of a run as one PNG, drawn from its `metrics.jsonl` (what the trainer logged each step).
 
-Panels (each only when the run logged it): reward mean ± std, each reward component, completion length,
-KL to the reference (TRL logs it only when beta > 0), learning rate, seconds per step; supervised runs
+Panels (each only when the run logged it): reward mean ± std, each reward component, the share of sample
+groups with a learning signal per domain, completion length, KL to the reference (TRL logs it only when
+beta > 0), learning rate, seconds per step; supervised runs
 (no reward) get their loss instead of the reward panels. `train` writes it at the end of a run, and
 `grpo-rag plot RUN` redraws it from the file.
 """
@@ -63,6 +64,34 @@ def _is_component(key: str) -> bool:
     return key.startswith("rewards/") and key.endswith("/mean")
 
 
+#: Logged steps averaged in the signal panel: a step holds about one group per domain, so its raw share
+#: is 0, 0.5 or 1 and only a moving average shows a trend.
+SIGNAL_WINDOW = 10
+
+
+def moving_average(values: list[float], window: int) -> list[float]:
+    """Mean of each value and the up to `window - 1` values before it."""
+    out = []
+    for i in range(len(values)):
+        part = values[max(0, i - window + 1) : i + 1]
+        out.append(sum(part) / len(part))
+    return out
+
+
+def _signal(ax: Any, rows: list[dict[str, Any]]) -> None:
+    domains = sorted({k[len("signal/") :] for r in rows for k in r if k.startswith("signal/")})
+    steps, flat = _series(rows, "frac_reward_zero_std")
+    if steps:
+        every = moving_average([1.0 - v for v in flat], SIGNAL_WINDOW)
+        ax.plot(steps, every, color="black", linewidth=2, label="all groups")
+    for domain in domains:
+        steps, share = _series(rows, f"signal/{domain}")
+        ax.plot(steps, moving_average(share, SIGNAL_WINDOW), label=domain)
+    ax.set(title=f"Groups with a signal ({SIGNAL_WINDOW}-log mean)", ylabel="share whose rewards differ")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7)
+
+
 def _length(ax: Any, rows: list[dict[str, Any]]) -> None:
     steps, mean = _series(rows, "completions/mean_length")
     low, high = _series(rows, "completions/min_length")[1], _series(rows, "completions/max_length")[1]
@@ -99,6 +128,7 @@ def _step_time(ax: Any, rows: list[dict[str, Any]]) -> None:
 _PANELS: tuple[tuple[str, Callable[[Any, list[dict[str, Any]]], None]], ...] = (
     ("reward", _reward),
     ("rewards/", _components),
+    ("signal/", _signal),
     ("completions/mean_length", _length),
     ("kl", _simple("kl", "KL to the reference model", "KL (nats per token)")),
     ("loss", _simple("loss", "Training loss", "loss")),
@@ -114,7 +144,11 @@ def panels(rows: list[dict[str, Any]]) -> list[str]:
     for key, _ in _PANELS:
         if key == "loss" and "reward" in logged:
             continue  # the GRPO loss says little on its own; the reward panels tell the story
-        if key in logged or (key == "rewards/" and any(_is_component(k) for k in logged)):
+        if (
+            key in logged
+            or (key == "rewards/" and any(_is_component(k) for k in logged))
+            or (key == "signal/" and any(k.startswith("signal/") for k in logged))
+        ):
             out.append(key)
     return out
 
@@ -139,7 +173,7 @@ def plot_curves(run: Path, out: Path | None = None) -> Path:
     for ax in flat[len(draws) :]:
         ax.axis("off")
     fig.suptitle(f"{run.name}: {rows[-1]['step']} steps", fontsize=10)
-    return save(fig, out or run / PLOTS_DIR / CURVES_FILE)
+    return save(fig, Path(out) if out else run / PLOTS_DIR / CURVES_FILE)
 
 
 def draw_after_training(run: Path) -> Path | None:

@@ -11,7 +11,7 @@ import pytest
 
 from grpo_rag.errors import GrpoRagError
 from grpo_rag.sections import from_dict
-from grpo_rag.training.curves import panels, plot_curves, read_metrics
+from grpo_rag.training.curves import moving_average, panels, plot_curves, read_metrics
 from grpo_rag.training.grpo import train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -38,6 +38,7 @@ def test_train_writes_the_curves_with_kl_when_beta_is_positive(
     assert panels(rows) == [
         "reward",
         "rewards/",
+        "signal/",
         "completions/mean_length",
         "kl",
         "learning_rate",
@@ -52,6 +53,18 @@ def test_panels_follow_what_was_logged() -> None:
     assert panels(grpo) == ["reward", "rewards/", "step_time"]  # no KL at beta 0, no GRPO loss
     sft = [{"step": 1, "loss": 5.8, "learning_rate": 1e-4}, {"step": 2, "loss": 5.1, "learning_rate": 2e-4}]
     assert panels(sft) == ["loss", "learning_rate"]
+
+
+def test_the_signal_panel_comes_with_per_domain_shares() -> None:
+    rows = [{"step": 1, "reward": 0.5, "signal/wikipedia": 1.0, "frac_reward_zero_std": 0.5}]
+    assert panels(rows) == ["reward", "signal/"]
+    assert "signal/" not in panels([{"step": 1, "reward": 0.5, "frac_reward_zero_std": 0.5}])
+
+
+def test_themoving_average_uses_only_the_window_before_each_step() -> None:
+    assert moving_average([0.0, 1.0, 1.0, 0.0], 2) == [0.0, 0.5, 1.0, 0.5]
+    assert moving_average([1.0, 0.0], 10) == [1.0, 0.5]
+    assert moving_average([], 3) == []
 
 
 def test_plot_redraws_from_the_metrics_file(tmp_path: Path) -> None:
