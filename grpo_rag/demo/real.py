@@ -7,7 +7,7 @@ passages) -> a short supervised format warm start (LoRA) -> evaluate it -> GRPO 
 Writes runs/demo/demo_summary.json (the contract checks read: config, heldout_questions, timings_s.total,
 metrics.{baseline,warm_start,grpo}.{exact_match,f1,strict_exact_match}; exact_match and f1 are the lenient
 figures) and runs/demo/demo_report.md. The GRPO adapter is runs/demo/adapter/ (plain peft: `PeftModel.from_pretrained(base, "runs/demo/adapter")`).
-Usage: python -m grpo_rag.demo.real [--config configs/smollm2.yaml] [--sft-steps 60] [--grpo-steps 120]
+Usage: python -m grpo_rag.demo.real [--config configs/smollm2.yaml] [--sft-steps 60] [--grpo-steps 160]
        [--seed N] [--out runs/demo-seedN]   (another training seed, scored on the same held-out questions)
        [--closed-book-after]
 """
