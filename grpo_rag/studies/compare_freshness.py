@@ -20,7 +20,7 @@ from typing import Any
 from grpo_rag.config import RunConfig
 from grpo_rag.data.io import load_corpus, load_qa, write_jsonl
 from grpo_rag.errors import ConfigError
-from grpo_rag.pipeline.prepare import select_questions
+from grpo_rag.pipeline.selection import select_questions
 from grpo_rag.retrieval.bm25 import build_index
 from grpo_rag.studies.settings import SECTION, CompareConfig
 
