@@ -1,9 +1,10 @@
 """GRPO's own share over its warm start, per run: the table of the experiment entries.
 
-Usage: python scripts/grpo_share.py RUN_DIR [RUN_DIR ...]
+Usage: python scripts/grpo_share.py [--eval eval-fresh] RUN_DIR [RUN_DIR ...]
 Per-domain columns are in domain order (amazon / pubmedqa / reddit / tatqa / wikipedia on data/real).
 Each RUN_DIR is a GRPO run continued from a warm start (its `lora.init_adapter` in config.resolved.yaml);
-both must have been scored into `eval/` (`grpo-rag eval CONFIG --checkpoint DIR --out DIR/eval`).
+both must have been scored into `eval/` (`grpo-rag eval CONFIG --checkpoint DIR --out DIR/eval`), or into the
+folder `--eval` names (e.g. `eval-fresh`, questions from scripts/fresh_heldout.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from grpo_rag.demo.real import row, span_exact_match
+from grpo_rag.evaluation.paired import paired_difference, question_scores
 
 
 def scores(folder: Path) -> dict:
@@ -27,15 +29,21 @@ def scores(folder: Path) -> dict:
     return r
 
 
-def main(runs: list[str]) -> None:
+def main(runs: list[str], eval_name: str = "eval") -> None:
     print(
-        "| run | warm start EM / F1 | + GRPO EM / F1 | GRPO over the warm start | of it, span domains "
+        "| run | warm start EM / F1 | + GRPO EM / F1 | GRPO over the warm start [95%] | of it, span domains "
         "| EM per domain | commonest yes/no answer | groups with signal, per domain | GRPO time |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for run in map(Path, runs):
         init = yaml.safe_load((run / "config.resolved.yaml").read_text())["lora"]["init_adapter"]
-        warm, grpo = scores(Path(init).parent / "eval"), scores(run / "eval")
+        warm, grpo = scores(Path(init).parent / eval_name), scores(run / eval_name)
+        paired = paired_difference(
+            question_scores(run / eval_name, lenient=True),
+            question_scores(Path(init).parent / eval_name, lenient=True),
+            "exact_match",
+        )
+        ci = f" [{paired['ci95'][0] * 100:+.1f}, {paired['ci95'][1] * 100:+.1f}]" if paired else ""
         span = (span_exact_match(grpo) - span_exact_match(warm)) * 100
         domains = " / ".join(
             f"{grpo['per_domain'][d]['exact_match']:.3f}" for d in sorted(grpo["per_domain"])
@@ -51,10 +59,14 @@ def main(runs: list[str]) -> None:
         signal_text = " / ".join(f"{sum(v) / len(v):.2f}" for _, v in sorted(signal.items())) or "-"
         print(
             f"| {run.name} | {warm['exact_match']:.3f} / {warm['f1']:.3f} | {grpo['exact_match']:.3f} / "
-            f"{grpo['f1']:.3f} | {(grpo['exact_match'] - warm['exact_match']) * 100:+.1f} | {span:+.1f} "
+            f"{grpo['f1']:.3f} | {(grpo['exact_match'] - warm['exact_match']) * 100:+.1f}{ci} | {span:+.1f} "
             f"| {domains} | {top} | {signal_text} | {seconds:,.0f} s |"
         )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    if args[:1] == ["--eval"]:
+        main(args[2:], args[1])
+    else:
+        main(args)

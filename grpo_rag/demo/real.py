@@ -6,7 +6,8 @@ passages) -> a short supervised format warm start (LoRA) -> evaluate it -> GRPO 
 -> evaluate (`--closed-book-after`: also without passages) -> print the per-domain before/after table.
 Writes runs/demo/demo_summary.json (the contract checks read: config, heldout_questions, timings_s.total,
 metrics.{baseline,warm_start,grpo}.{exact_match,f1,strict_exact_match}; exact_match and f1 are the lenient
-figures) and runs/demo/demo_report.md. The GRPO adapter is runs/demo/adapter/ (plain peft: `PeftModel.from_pretrained(base, "runs/demo/adapter")`).
+figures; also `gain_intervals`, GRPO's paired gains with 95% bootstrap intervals) and runs/demo/demo_report.md.
+The GRPO adapter is runs/demo/adapter/ (plain peft: `PeftModel.from_pretrained(base, "runs/demo/adapter")`).
 Usage: python -m grpo_rag.demo.real [--config configs/smollm2.yaml] [--sft-steps 60] [--grpo-steps 160]
        [--seed N] [--out runs/demo-seedN]   (another training seed, scored on the same held-out questions)
        [--closed-book-after]
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grpo_rag.demo.quickstart import step  # runs one CLI step and times it, as the tiny demo does
+from grpo_rag.evaluation.paired import paired_difference, question_scores
 from grpo_rag.sections import load_config
 
 MODEL = "smollm2-135m-instruct"
@@ -55,6 +57,30 @@ def span_exact_match(r: dict[str, Any]) -> float | None:
     span = [v for d, v in r["per_domain"].items() if d not in r.get("label_domains", [])]
     n = sum(v["n"] for v in span)
     return round(sum(v["exact_match"] * v["n"] for v in span) / n, 4) if n else None
+
+
+def gain_intervals(trained: Path, warm: Path, base: Path) -> dict[str, dict[str, Any]]:
+    """Paired differences (lenient EM and F1) of the trained adapter over the warm start and the prompted model.
+
+    Each with its 95% bootstrap interval over the held-out questions, so a reader can tell a gain from the
+    few answers that flip between any two runs.
+    """
+    a, out = question_scores(trained, lenient=True), {}
+    for name, folder in (("over_warm_start", warm), ("over_baseline", base)):
+        b = question_scores(folder, lenient=True)
+        for metric in ("exact_match", "f1"):
+            d = paired_difference(a, b, metric)
+            if d is not None:
+                d["difference"] = round(d["difference"], 4)
+                d["ci95"] = d["ci95"] and [round(x, 4) for x in d["ci95"]]
+                out[f"{metric}_{name}"] = d
+    return out
+
+
+def _points(d: dict[str, Any]) -> str:
+    """ "[+2.1, +8.0]" (points) for a paired difference's interval."""
+    lo, hi = d["ci95"]
+    return f"[{lo * 100:+.1f}, {hi * 100:+.1f}]"
 
 
 def table(rows: dict[str, dict[str, Any]]) -> str:
@@ -138,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "f1": round(trained["f1"] - base["f1"], 4),
         "exact_match_over_warm_start": round(trained["exact_match"] - warm_row["exact_match"], 4),
     }
+    intervals = gain_intervals(run / "eval", warm / "eval", run / "eval-base")
     span_trained, span_warm = span_exact_match(trained), span_exact_match(warm_row)
     if span_trained is not None and span_warm is not None and trained["label_domains"]:
         gains["span_exact_match_over_warm_start"] = round(span_trained - span_warm, 4)
@@ -148,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "heldout_questions": trained["n"],
         "timings_s": timings,
         "gains": gains,
+        "gain_intervals": intervals,
         "metrics": {"baseline": base, "warm_start": warm_row, "grpo": trained, "all_rows": rows},
         "adapter": str(run / "adapter"),
     }
@@ -162,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             if "span_exact_match_over_warm_start" in gains
             else ""
         )
-        + ". "
+        + f", 95% interval {_points(intervals['exact_match_over_warm_start'])} ("
+        f"{intervals['exact_match_over_warm_start']['changed']} of {trained['n']} answers changed). "
         f"Total {timings['total'] / 60:.1f} min. Summary: {run / 'demo_summary.json'}"
     )
     from grpo_rag.reporting.commands import report_run  # plots + run_report.md of the run folder

@@ -17,6 +17,7 @@ from grpo_rag.config import RunConfig, dump_config, replace_sections
 from grpo_rag.data.io import load_qa, write_atomic
 from grpo_rag.errors import ConfigError
 from grpo_rag.evaluation.evaluate import evaluate
+from grpo_rag.evaluation.paired import question_scores
 from grpo_rag.pipeline.prepare import Context, load_retriever
 from grpo_rag.retrieval.bm25 import build_index
 from grpo_rag.rss_probe import PeakRSS, dir_bytes
@@ -61,18 +62,6 @@ def _trim(metrics: dict[str, Any], lenient: bool = False) -> dict[str, Any]:
         for d, m in metrics.get("per_domain", {}).items()
     }
     return out
-
-
-def question_scores(eval_dir: Path, lenient: bool) -> dict[str, list[Any]]:
-    """Per-question EM and F1 of one evaluation (from its predictions.jsonl), for paired bootstrap intervals."""
-    em, f1 = ("lenient_exact_match", "lenient_f1") if lenient else ("exact_match", "f1")
-    rows = [json.loads(line) for line in (eval_dir / "predictions.jsonl").read_text().splitlines() if line]
-    return {
-        "id": [r["id"] for r in rows],
-        "domain": [r["domain"] for r in rows],
-        "exact_match": [r[em] for r in rows],
-        "f1": [r[f1] for r in rows],
-    }
 
 
 # --- arms ---------------------------------------------------------------------------------------------------

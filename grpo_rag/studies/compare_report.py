@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from grpo_rag.evaluation.paired import paired_difference
 
 #: Human-readable arm names, in report order.
 LABELS = {
@@ -34,28 +34,17 @@ VERDICT_PAIRS = (
 )
 
 
-def paired_bootstrap(
-    a: list[float], b: list[float], samples: int, seed: int = 0
-) -> tuple[float, float] | None:
-    """95% interval of mean(a) - mean(b) over questions resampled with replacement (a[i], b[i]: one question)."""
-    if samples <= 0 or not a or len(a) != len(b):
-        return None
-    diffs = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    picks = np.random.default_rng(seed).integers(0, len(diffs), size=(samples, len(diffs)))
-    lo, hi = np.quantile(diffs[picks].mean(axis=1), [0.025, 0.975])
-    return float(lo), float(hi)
-
-
 def _interval(report: dict[str, Any], a: str, b: str, metric: str) -> str:
     """ " [lo, hi]" for a paired bootstrap of arm a minus arm b on the held-out questions both scored."""
     samples = report["settings"].get("bootstrap_samples", 0)
     sa, sb = report["arms"][a].get("heldout_scores"), report["arms"][b].get("heldout_scores")
     if not samples or not sa or not sb:
         return ""
-    by_id = dict(zip(sb["id"], sb[metric], strict=True))
-    pairs = [(x, by_id[i]) for i, x in zip(sa["id"], sa[metric], strict=True) if i in by_id]
-    ci = paired_bootstrap([p[0] for p in pairs], [p[1] for p in pairs], samples)
-    return "" if ci is None else f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+    diff = paired_difference(sa, sb, metric, samples)
+    if diff is None or diff["ci95"] is None:
+        return ""
+    lo, hi = diff["ci95"]
+    return f" [{lo:+.3f}, {hi:+.3f}]"
 
 
 def _fresh_names(report: dict[str, Any]) -> list[str]:

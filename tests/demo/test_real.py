@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from grpo_rag.demo.real import row, span_exact_match, table
+import json
+from pathlib import Path
+
+from grpo_rag.demo.real import gain_intervals, row, span_exact_match, table
 
 
 def _metrics(em: float, lenient: float) -> dict:
@@ -44,3 +47,30 @@ def test_span_exact_match_leaves_out_the_yes_no_domains() -> None:
     only_labels = row(m)
     only_labels["per_domain"] = {"yn": only_labels["per_domain"]["yn"]}
     assert span_exact_match(only_labels) is None
+
+
+def test_gain_intervals_pair_the_trained_adapter_with_the_warm_start_and_the_baseline(tmp_path: Path) -> None:
+    def write(name: str, em: list[float]) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = [
+            {
+                "id": f"q{i}",
+                "domain": "d",
+                "exact_match": x,
+                "f1": x,
+                "lenient_exact_match": x,
+                "lenient_f1": x,
+            }
+            for i, x in enumerate(em)
+        ]
+        (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return folder
+
+    out = gain_intervals(
+        write("grpo", [1, 1, 1, 0] * 10), write("warm", [1, 0, 1, 0] * 10), write("base", [0] * 40)
+    )
+    warm = out["exact_match_over_warm_start"]
+    assert warm["difference"] == 0.25 and warm["changed"] == 10 and warm["questions"] == 40
+    assert 0.1 < warm["ci95"][0] < 0.25 < warm["ci95"][1] <= 0.45  # 10 of 40 answers gained: SE 0.07
+    assert out["f1_over_baseline"]["difference"] == 0.75 and out["f1_over_baseline"]["changed"] == 30

@@ -207,15 +207,6 @@ def test_bad_compare_sections(compare: dict[str, Any], message: str) -> None:
         from_dict({"compare": compare})
 
 
-def test_paired_bootstrap_interval() -> None:
-    from grpo_rag.studies.compare_report import paired_bootstrap
-
-    assert paired_bootstrap([1.0] * 20, [0.0] * 20, 200) == (1.0, 1.0)
-    lo, hi = paired_bootstrap([1.0, 0.0] * 50, [0.0, 0.0] * 50, 500)
-    assert 0.3 < lo < 0.5 < hi < 0.7  # the mean difference is 0.5
-    assert paired_bootstrap([1.0], [0.0], 0) is None
-
-
 def test_documents_freshness_holds_passages_out_of_training(demo_run: dict[str, Any], tmp_path: Path) -> None:
     from grpo_rag.data.io import load_corpus, load_qa
 

@@ -1,0 +1,49 @@
+"""Write held-out questions that a config's evaluation never scored: a second, untouched test set.
+
+The recipe's choices (training set, step count) were made on the 300 questions `grpo-rag eval` draws from
+`data.eval`. Re-scoring the same checkpoints on questions drawn after those (the same balanced, seeded draw,
+continued) says whether the gains hold on questions no choice looked at.
+
+Usage: python scripts/fresh_heldout.py CONFIG PER_DOMAIN OUT.jsonl
+  e.g. python scripts/fresh_heldout.py configs/smollm2.yaml 120 runs/heldout-fresh.jsonl
+then:  grpo-rag eval CONFIG data.eval=OUT.jsonl data.max_eval_samples=null --checkpoint RUN --out RUN/eval-fresh
+"""
+
+from __future__ import annotations
+
+import sys
+
+from grpo_rag.config.loader import load_config
+from grpo_rag.data.io import load_corpus, load_qa, write_jsonl
+from grpo_rag.pipeline.selection import select_questions
+
+
+def fresh_questions(config: str, per_domain: int) -> list[dict]:
+    """The next `per_domain` questions of each domain in the config's eval draw, after the ones it scores."""
+    cfg = load_config(config)
+    if not cfg.data.balance_domains or cfg.data.max_eval_samples is None:
+        raise SystemExit(
+            f"{config}: needs data.balance_domains and data.max_eval_samples (a per-domain draw)"
+        )
+    qa = load_qa(cfg.data.eval, corpus_ids=set(load_corpus(cfg.data.corpus)["id"]))
+    domains = len(set(qa["domain"]))
+    used = cfg.data.max_eval_samples
+
+    def draw(limit: int) -> list[dict]:
+        return list(select_questions(qa, cfg.data.domains, limit, True, cfg.data.sample_seed, cfg.data.eval))
+
+    scored = {q["id"] for q in draw(used)}
+    fresh = [q for q in draw(used + per_domain * domains) if q["id"] not in scored]
+    counts = {d: sum(q["domain"] == d for q in fresh) for d in sorted(set(qa["domain"]))}
+    short = {d: n for d, n in counts.items() if n < per_domain}
+    if short:
+        raise SystemExit(f"{cfg.data.eval}: too few questions left after the {used} scored ones: {short}")
+    return fresh
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        raise SystemExit(__doc__)
+    rows = fresh_questions(sys.argv[1], int(sys.argv[2]))
+    write_jsonl(sys.argv[3], rows)
+    print(f"{len(rows)} questions -> {sys.argv[3]}")
