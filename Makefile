@@ -38,7 +38,7 @@ format: install
 	$(BIN)/ruff format grpo_rag tests rewards scripts
 	$(BIN)/ruff check --fix grpo_rag tests rewards scripts
 
-# The main job: SmolLM2-135M-Instruct on the real held-out QA (installs the model first; 16 min on 2 cores with native bf16, up to 2-3x that elsewhere).
+# The main job: SmolLM2-135M-Instruct on the real held-out QA (installs the model first; 16-19 min on 2 cores with native bf16, up to 2-3x that elsewhere).
 demo: install model
 	$(BIN)/python -m grpo_rag.demo.real
 
