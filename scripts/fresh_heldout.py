@@ -26,15 +26,15 @@ def fresh_questions(config: str, per_domain: int) -> list[dict]:
             f"{config}: needs data.balance_domains and data.max_eval_samples (a per-domain draw)"
         )
     qa = load_qa(cfg.data.eval, corpus_ids=set(load_corpus(cfg.data.corpus)["id"]))
-    domains = len(set(qa["domain"]))
+    domains = sorted(cfg.data.domains or set(qa["domain"]))  # the draw keeps only data.domains, when set
     used = cfg.data.max_eval_samples
 
     def draw(limit: int) -> list[dict]:
         return list(select_questions(qa, cfg.data.domains, limit, True, cfg.data.sample_seed, cfg.data.eval))
 
     scored = {q["id"] for q in draw(used)}
-    fresh = [q for q in draw(used + per_domain * domains) if q["id"] not in scored]
-    counts = {d: sum(q["domain"] == d for q in fresh) for d in sorted(set(qa["domain"]))}
+    fresh = [q for q in draw(used + per_domain * len(domains)) if q["id"] not in scored]
+    counts = {d: sum(q["domain"] == d for q in fresh) for d in domains}
     short = {d: n for d, n in counts.items() if n < per_domain}
     if short:
         raise SystemExit(f"{cfg.data.eval}: too few questions left after the {used} scored ones: {short}")

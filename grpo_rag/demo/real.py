@@ -70,9 +70,10 @@ def gain_intervals(trained: Path, warm: Path, base: Path) -> dict[str, dict[str,
         b = question_scores(folder, lenient=True)
         for metric in ("exact_match", "f1"):
             d = paired_difference(a, b, metric)
-            if d is not None:
+            if d is not None:  # rounded for the summary file
                 d["difference"] = round(d["difference"], 4)
-                d["ci95"] = d["ci95"] and [round(x, 4) for x in d["ci95"]]
+                if d["ci95"] is not None:
+                    d["ci95"] = [round(x, 4) for x in d["ci95"]]
                 out[f"{metric}_{name}"] = d
     return out
 
