@@ -37,11 +37,10 @@ def main(runs: list[str], eval_name: str = "eval") -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for run in map(Path, runs):
         init = yaml.safe_load((run / "config.resolved.yaml").read_text())["lora"]["init_adapter"]
-        warm, grpo = scores(Path(init).parent / eval_name), scores(run / eval_name)
+        warm_dir, grpo_dir = Path(init).parent / eval_name, run / eval_name
+        warm, grpo = scores(warm_dir), scores(grpo_dir)
         paired = paired_difference(
-            question_scores(run / eval_name, lenient=True),
-            question_scores(Path(init).parent / eval_name, lenient=True),
-            "exact_match",
+            question_scores(grpo_dir, lenient=True), question_scores(warm_dir, lenient=True), "exact_match"
         )
         ci = f" [{paired['ci95'][0] * 100:+.1f}, {paired['ci95'][1] * 100:+.1f}]" if paired else ""
         span = (span_exact_match(grpo) - span_exact_match(warm)) * 100
