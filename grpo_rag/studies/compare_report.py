@@ -41,7 +41,7 @@ def _interval(report: dict[str, Any], a: str, b: str, metric: str) -> str:
     if not samples or not sa or not sb:
         return ""
     diff = paired_difference(sa, sb, metric, samples)
-    if diff is None or diff["ci95"] is None:
+    if diff is None:  # no question in common
         return ""
     lo, hi = diff["ci95"]
     return f" [{lo:+.3f}, {hi:+.3f}]"

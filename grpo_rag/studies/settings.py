@@ -9,6 +9,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from grpo_rag.errors import ConfigError
+from grpo_rag.evaluation.paired import DEFAULT_SAMPLES
 
 SECTION = "compare"
 
@@ -43,7 +44,8 @@ class CompareConfig:
     # strict: EM / F1 need the <answer> tags | lenient: an untagged answer is read too (the fair measure of a
     # prompted model that writes sentences; evaluation's lenient_exact_match / lenient_f1)
     score: str = "strict"
-    bootstrap_samples: int = 2000  # paired bootstrap over questions for the 95% intervals of differences
+    # paired-bootstrap resamples for the 95% intervals of differences (0: no intervals)
+    bootstrap_samples: int = DEFAULT_SAMPLES
 
     def __post_init__(self) -> None:
         for arm in self.arms:
