@@ -43,6 +43,8 @@ def main(runs: list[str], eval_name: str = "eval") -> None:
             question_scores(grpo_dir, lenient=True), question_scores(warm_dir, lenient=True), "exact_match"
         )
         ci = f" [{paired['ci95'][0] * 100:+.1f}, {paired['ci95'][1] * 100:+.1f}]" if paired else ""
+        # from the per-question scores, as the interval is (metrics.json's rounded means can tip a .x5)
+        gain = paired["difference"] if paired else grpo["exact_match"] - warm["exact_match"]
         span = (span_exact_match(grpo) - span_exact_match(warm)) * 100
         domains = " / ".join(
             f"{grpo['per_domain'][d]['exact_match']:.3f}" for d in sorted(grpo["per_domain"])
@@ -58,7 +60,7 @@ def main(runs: list[str], eval_name: str = "eval") -> None:
         signal_text = " / ".join(f"{sum(v) / len(v):.2f}" for _, v in sorted(signal.items())) or "-"
         print(
             f"| {run.name} | {warm['exact_match']:.3f} / {warm['f1']:.3f} | {grpo['exact_match']:.3f} / "
-            f"{grpo['f1']:.3f} | {(grpo['exact_match'] - warm['exact_match']) * 100:+.1f}{ci} | {span:+.1f} "
+            f"{grpo['f1']:.3f} | {gain * 100:+.1f}{ci} | {span:+.1f} "
             f"| {domains} | {top} | {signal_text} | {seconds:,.0f} s |"
         )
 
