@@ -40,7 +40,9 @@ def fresh_questions(config: str, per_domain: int, skip: int = 0) -> list[dict]:
     counts = {d: sum(q["domain"] == d for q in fresh) for d in domains}
     short = {d: n for d, n in counts.items() if n < per_domain}
     if short:
-        raise SystemExit(f"{cfg.data.eval}: too few questions left after the {used} scored ones: {short}")
+        raise SystemExit(
+            f"{cfg.data.eval}: too few questions left after the first {used} of the draw: {short}"
+        )
     return fresh
 
 
