@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grpo_rag.demo.real import gain_intervals, row, span_exact_match, table
+from grpo_rag.demo.real import gain_intervals, gains_of, row, span_exact_match, table, verdict
 
 
 def _metrics(em: float, lenient: float) -> dict:
@@ -67,10 +67,24 @@ def test_gain_intervals_pair_the_trained_adapter_with_the_warm_start_and_the_bas
         (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         return folder
 
-    out = gain_intervals(
-        write("grpo", [1, 1, 1, 0] * 10), write("warm", [1, 0, 1, 0] * 10), write("base", [0] * 40)
-    )
+    grpo, base = write("grpo", [1, 1, 1, 0] * 10), write("base", [0] * 40)
+    out = gain_intervals(grpo, base, write("warm", [1, 0, 1, 0] * 10))
     warm = out["exact_match_over_warm_start"]
     assert warm["difference"] == 0.25 and warm["changed"] == 10 and warm["questions"] == 40
     assert 0.1 < warm["ci95"][0] < 0.25 < warm["ci95"][1] <= 0.45  # 10 of 40 answers gained: SE 0.07
     assert out["f1_over_baseline"]["difference"] == 0.75 and out["f1_over_baseline"]["changed"] == 30
+    cold = gain_intervals(grpo, base)  # no warm start: only the gains over the prompted model
+    assert sorted(cold) == ["exact_match_over_baseline", "f1_over_baseline"]
+    assert cold["exact_match_over_baseline"]["difference"] == 0.75
+
+
+def test_gains_and_verdict_name_the_warm_start_only_when_there_is_one() -> None:
+    base, warm, trained = row(_metrics(0.0, 0.1)), row(_metrics(0.2, 0.3)), row(_metrics(0.4, 0.5))
+    assert gains_of(base, trained, None) == {"exact_match": 0.4, "f1": 0.4}
+    with_warm = gains_of(base, trained, warm)
+    assert with_warm["exact_match_over_warm_start"] == 0.2
+    interval = {"ci95": [0.1, 0.3], "changed": 5}
+    cold = verdict({"exact_match": 0.4, "f1": 0.4}, {"exact_match_over_baseline": interval}, 20, False)
+    assert "all of it is GRPO's" in cold and "[+10.0, +30.0]" in cold and "vs the warm start" not in cold
+    hot = verdict(with_warm, {"exact_match_over_warm_start": interval}, 20, True)
+    assert "vs the warm start: EM +20.0" in hot and "5 of 20 answers changed" in hot
