@@ -38,7 +38,7 @@ format: install
 	$(BIN)/ruff format grpo_rag tests rewards scripts
 	$(BIN)/ruff check --fix grpo_rag tests rewards scripts
 
-# The main job: SmolLM2-135M-Instruct on the real held-out QA (installs the model first; 16-19 min on 2 cores with native bf16, up to 2-3x that elsewhere).
+# The main job: SmolLM2-135M-Instruct on the real held-out QA (installs the model first; 14-15 min on 2 cores with native bf16, up to 2-3x that elsewhere).
 # DEMO_ARGS passes options through, e.g. DEMO_ARGS="--sft-steps 60 --seed 1" (python -m grpo_rag.demo.real --help).
 DEMO_ARGS ?=
 demo: install model
