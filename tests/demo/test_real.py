@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from grpo_rag.demo.real import gain_intervals, gains_of, row, span_exact_match, table, verdict
 
 
@@ -88,3 +90,80 @@ def test_gains_and_verdict_name_the_warm_start_only_when_there_is_one() -> None:
     assert "all of it is GRPO's" in cold and "[+10.0, +30.0]" in cold and "vs the warm start" not in cold
     hot = verdict(with_warm, {"exact_match_over_warm_start": interval}, 20, True)
     assert "vs the warm start: EM +20.0" in hot and "5 of 20 answers changed" in hot
+
+
+def _fake_steps(monkeypatch: pytest.MonkeyPatch, calls: list[list[str]]) -> None:
+    """Replace the demo's CLI steps: each eval writes a metrics.json and predictions.jsonl into its --out."""
+    import grpo_rag.demo.real as real
+    import grpo_rag.reporting.commands as commands
+
+    scores = {"eval-base": [0, 0, 0, 1], "eval": [1, 1, 0, 1]}  # the trained adapter beats the base model
+
+    def step(name: str, argv: list[str], timings: dict[str, float]) -> None:
+        calls.append(argv)
+        timings[name] = 0.0
+        if argv[0] == "eval":
+            out = Path(argv[argv.index("--out") + 1])
+            key = "warm-start" if out.parent.name == "warm-start" else out.name
+            em = scores.get(key, [0, 1, 0, 1])  # other evals: the warm start, closed-book, oracle
+            out.mkdir(parents=True, exist_ok=True)
+            m = _metrics(sum(em) / 4, sum(em) / 4)
+            (out / "metrics.json").write_text(json.dumps(m))
+            rows = [
+                {
+                    "id": f"q{i}",
+                    "domain": "a",
+                    "exact_match": x,
+                    "f1": x,
+                    "lenient_exact_match": x,
+                    "lenient_f1": x,
+                }
+                for i, x in enumerate(em)
+            ]
+            (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    monkeypatch.setattr(real, "step", step)
+    monkeypatch.setattr(commands, "report_run", lambda run: Path(run) / "run_report.md")
+
+
+def test_demo_without_a_warm_start_trains_grpo_from_the_base_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grpo_rag.demo.real import main
+
+    calls: list[list[str]] = []
+    _fake_steps(monkeypatch, calls)
+    assert main(["--out", str(tmp_path / "run"), "--sft-steps", "0"]) == 0
+    assert not any(c[0] == "sft" for c in calls)
+    train = next(c for c in calls if c[0] == "train")
+    assert not any(a.startswith("lora.init_adapter=") for a in train)
+    summary = json.loads((tmp_path / "run" / "demo_summary.json").read_text())
+    assert "warm_start" not in summary["metrics"] and summary["warm_start_steps"] == 0
+    assert summary["gains"] == {"exact_match": 0.5, "f1": 0.5}
+    assert sorted(summary["gain_intervals"]) == ["exact_match_over_baseline", "f1_over_baseline"]
+
+
+def test_demo_with_a_warm_start_continues_its_adapter_and_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grpo_rag.demo.real import main
+
+    calls: list[list[str]] = []
+    _fake_steps(monkeypatch, calls)
+    assert main(["--out", str(tmp_path / "run"), "--sft-steps", "60", "--seed", "3"]) == 0
+    sft = next(c for c in calls if c[0] == "sft")
+    assert sft[sft.index("--steps") + 1] == "60" and "training.seed=3" in sft
+    train = next(c for c in calls if c[0] == "train")
+    assert f"lora.init_adapter={tmp_path / 'run' / 'warm-start' / 'adapter'}" in train
+    summary = json.loads((tmp_path / "run" / "demo_summary.json").read_text())
+    assert summary["metrics"]["warm_start"]["exact_match"] == 0.5
+    assert summary["gains"]["exact_match_over_warm_start"] == 0.25
+    assert "exact_match_over_warm_start" in summary["gain_intervals"]
+
+
+def test_demo_refuses_a_negative_warm_start(capsys: pytest.CaptureFixture[str]) -> None:
+    from grpo_rag.demo.real import main
+
+    with pytest.raises(SystemExit):
+        main(["--sft-steps", "-1"])
+    assert "--sft-steps must be 0 (no warm start) or more, got -1" in capsys.readouterr().err
