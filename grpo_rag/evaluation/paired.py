@@ -2,7 +2,7 @@
 
 Two checkpoints scored on the same 300 questions differ by a few points even when training did nothing (a
 handful of answers flip). Resampling the questions, each with both its scores, says how far apart they are
-beyond that. Used by `grpo-rag compare` (verdict rows) and the demo (GRPO over its warm start).
+beyond that. Used by `grpo-rag compare` (verdict rows) and the demo (GRPO over the prompted model and any warm start).
 """
 
 from __future__ import annotations
