@@ -24,6 +24,24 @@ def _metrics(em: float, lenient: float) -> dict:
     }
 
 
+def _write_predictions(folder: Path, em: list[float], domain: str = "d") -> Path:
+    """A predictions.jsonl whose every question scores `em[i]` (EM = F1, strict = lenient)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            "id": f"q{i}",
+            "domain": domain,
+            "exact_match": x,
+            "f1": x,
+            "lenient_exact_match": x,
+            "lenient_f1": x,
+        }
+        for i, x in enumerate(em)
+    ]
+    (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
 def test_rows_keep_the_contract_keys_with_lenient_headline_figures() -> None:
     r = row(_metrics(0.25, 0.5))
     assert r["exact_match"] == 0.5 and r["f1"] == 0.6 and r["strict_exact_match"] == 0.25
@@ -53,21 +71,7 @@ def test_span_exact_match_leaves_out_the_yes_no_domains() -> None:
 
 def test_gain_intervals_pair_the_trained_adapter_with_the_warm_start_and_the_baseline(tmp_path: Path) -> None:
     def write(name: str, em: list[float]) -> Path:
-        folder = tmp_path / name
-        folder.mkdir()
-        rows = [
-            {
-                "id": f"q{i}",
-                "domain": "d",
-                "exact_match": x,
-                "f1": x,
-                "lenient_exact_match": x,
-                "lenient_f1": x,
-            }
-            for i, x in enumerate(em)
-        ]
-        (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        return folder
+        return _write_predictions(tmp_path / name, em)
 
     grpo, base = write("grpo", [1, 1, 1, 0] * 10), write("base", [0] * 40)
     out = gain_intervals(grpo, base, write("warm", [1, 0, 1, 0] * 10))
@@ -106,21 +110,8 @@ def _fake_steps(monkeypatch: pytest.MonkeyPatch, calls: list[list[str]]) -> None
             out = Path(argv[argv.index("--out") + 1])
             key = "warm-start" if out.parent.name == "warm-start" else out.name
             em = scores.get(key, [0, 1, 0, 1])  # other evals: the warm start, closed-book, oracle
-            out.mkdir(parents=True, exist_ok=True)
-            m = _metrics(sum(em) / 4, sum(em) / 4)
-            (out / "metrics.json").write_text(json.dumps(m))
-            rows = [
-                {
-                    "id": f"q{i}",
-                    "domain": "a",
-                    "exact_match": x,
-                    "f1": x,
-                    "lenient_exact_match": x,
-                    "lenient_f1": x,
-                }
-                for i, x in enumerate(em)
-            ]
-            (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+            _write_predictions(out, em, domain="a")
+            (out / "metrics.json").write_text(json.dumps(_metrics(sum(em) / 4, sum(em) / 4)))
 
     monkeypatch.setattr(real, "step", step)
     monkeypatch.setattr(commands, "report_run", lambda run: Path(run) / "run_report.md")
