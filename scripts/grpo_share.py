@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from grpo_rag.demo.real import row, span_exact_match
-from grpo_rag.evaluation.paired import paired_bootstrap, paired_difference, question_scores
+from grpo_rag.evaluation.paired import DEFAULT_SAMPLES, paired_bootstrap, paired_difference, question_scores
 
 
 def scores(folder: Path) -> dict:
@@ -59,7 +59,7 @@ def main(specs: list[str], eval_name: str = "eval", over: str | None = None) -> 
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     means: list[tuple[float, ...]] = []
-    per_question: list[tuple[list[float], list[float]]] = []
+    per_question: list[tuple[list[str], list[float], list[float]]] = []  # ids, run's EM, reference's EM
     for spec in specs:
         run, ref_dir = reference(spec, eval_name, over)
         grpo_dir = run / eval_name
@@ -92,15 +92,15 @@ def main(specs: list[str], eval_name: str = "eval", over: str | None = None) -> 
         by_id = dict(zip(b["id"], b["exact_match"], strict=True))
         ids = sorted(i for i in a["id"] if i in by_id)
         mine = dict(zip(a["id"], a["exact_match"], strict=True))
-        per_question.append(([mine[i] for i in ids], [by_id[i] for i in ids]))
+        per_question.append((ids, [mine[i] for i in ids], [by_id[i] for i in ids]))
     if len(means) > 1:
         m = np.mean(means, axis=0)
-        same = len({len(x) for x, _ in per_question}) == 1
+        same = all(ids == per_question[0][0] for ids, _, _ in per_question)  # one question set for all runs
         ci = (
             paired_bootstrap(
-                list(np.mean([x for x, _ in per_question], axis=0)),
-                list(np.mean([y for _, y in per_question], axis=0)),
-                2000,
+                list(np.mean([x for _, x, _ in per_question], axis=0)),
+                list(np.mean([y for _, _, y in per_question], axis=0)),
+                DEFAULT_SAMPLES,
             )
             if same
             else None
